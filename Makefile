@@ -1,0 +1,41 @@
+# labgate task runner. CI calls `make test` (through .ci/run) and nothing else.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test check openapi bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the gateway on sample data with a dev issuer: no lab, no network, no PostgreSQL.
+demo: $(STAMP)
+	$(BIN)/labgate demo
+
+## Install what the tests need (Python packages, apt and npm packages) and run them all.
+test: $(STAMP)
+	@for f in tests/support/install_*.sh; do echo "== $$f"; bash "$$f" || exit 1; done
+	$(BIN)/pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check gateway capabilities tests bench
+	$(BIN)/ruff format --check gateway capabilities tests bench
+	$(BIN)/mypy
+
+openapi: $(STAMP)
+	$(BIN)/labgate openapi > openapi/openapi.json
+
+bench: $(STAMP)
+	@for f in bench/install_*.sh; do [ -f "$$f" ] && bash "$$f"; done; true
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,93 @@
+"""The OpenAPI document: FastAPI's, with each tool's body and envelope typed in components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from gateway.api.export import input_schema
+from gateway.api.problems import PROBLEM_SCHEMA
+from gateway.capability import Tool
+from gateway.shaping import envelope_schema
+
+__all__ = ["build_openapi"]
+
+_REF = "#/components/schemas/"
+_ERRORS = {
+    "401": "Missing or invalid bearer token",
+    "403": "Not permitted",
+    "422": "Invalid arguments",
+    "429": "Rate limited",
+    "502": "Upstream failure",
+    "503": "Unavailable (maintenance, kill switch, audit log not writable)",
+    "504": "Upstream timeout",
+}
+
+
+def _lift_defs(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """Move ``$defs`` into components and point the refs there."""
+    defs = schema.pop("$defs", {})
+    text_schema = _rewrite(schema)
+    for name, sub in defs.items():
+        components.setdefault(name, _rewrite(sub))
+    return text_schema
+
+
+def _rewrite(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (v.replace("#/$defs/", _REF) if k == "$ref" and isinstance(v, str) else _rewrite(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite(v) for v in node]
+    return node
+
+
+def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> dict[str, Any]:
+    doc = get_openapi(
+        title="labgate",
+        version=version,
+        description="The Hermes capability server: allow-listed, policy-governed, audited tools.",
+        routes=app.routes,
+    )
+    components = doc.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = PROBLEM_SCHEMA
+    doc["components"]["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    }
+    problem = {"application/problem+json": {"schema": {"$ref": _REF + "Problem"}}}
+    for t in tools:
+        op = doc["paths"][f"/v1/tools/{t.name}"]["post"]
+        args_name = t.args_model.__name__
+        components[args_name] = _lift_defs(input_schema(t), components)
+        env_name = f"{t.name}_envelope"
+        components[env_name] = _lift_defs(envelope_schema(t.output_model, t.record_model), components)
+        op["summary"] = t.title
+        op["description"] = t.description
+        op["security"] = [{"bearer": []}]
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": _REF + args_name}}},
+        }
+        op["responses"] = {
+            "200": {
+                "description": "The tool's result in the labgate envelope",
+                "content": {"application/json": {"schema": {"$ref": _REF + env_name}}},
+            },
+            **{code: {"description": text, "content": problem} for code, text in _ERRORS.items()},
+        }
+    listing = doc["paths"]["/v1/tools"]["get"]
+    listing["security"] = [{"bearer": []}]
+    listing["responses"]["401"] = {"description": _ERRORS["401"], "content": problem}
+    listing["responses"]["200"]["content"]["application/json"]["schema"] = {
+        "type": "object",
+        "properties": {
+            "format": {"type": "string"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+        },
+        "required": ["format", "tools"],
+    }
+    return doc

@@ -1,0 +1,128 @@
+"""The REST face: ``GET /v1/tools`` and ``POST /v1/tools/{name}``.
+
+Bodies are read and validated by the pipeline, not by FastAPI, so an agent learns nothing about a
+tool it may not call and every attempt, valid or not, is audited. The OpenAPI document still types
+each tool's body and answer (see ``openapi.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from starlette.responses import JSONResponse, Response
+
+from gateway.api.export import Format, export_tool
+from gateway.api.problems import problem_response
+from gateway.errors import GatewayError, InvalidArguments
+
+if TYPE_CHECKING:
+    from gateway.app import Runtime
+
+__all__ = ["MAX_BODY_BYTES", "router"]
+
+MAX_BODY_BYTES = 64 * 1024
+
+router = APIRouter()
+
+
+def runtime_of(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get("x-request-id", "")
+    if 8 <= len(given) <= 64 and given.replace("-", "").isalnum():
+        return given
+    return uuid.uuid4().hex
+
+
+async def _read_json(request: Request) -> Any:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        raise InvalidArguments(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise InvalidArguments(f"The request body must be at most {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _NotJson
+
+
+class _NotJson:
+    """Marker: the body was not JSON (the pipeline answers invalid_arguments after auditing)."""
+
+
+@router.get("/v1/tools", tags=["tools"], summary="The tools this caller may use")
+async def list_tools(
+    request: Request, format: Format = Query("mcp")  # noqa: A002 - the public parameter name
+) -> Response:
+    rt = runtime_of(request)
+    rid = _request_id(request)
+    try:
+        principal = await rt.pipeline.authenticate(request.headers, _client_host(request))
+    except GatewayError as exc:
+        return problem_response(exc, rid, resource_metadata=rt.resource_metadata_url)
+    tools = [export_tool(t, format) for t in rt.pipeline.allowed_tools(principal)]
+    return JSONResponse({"format": format, "tools": tools}, headers={"X-Request-Id": rid})
+
+
+def _client_host(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+async def call_tool(request: Request, name: str) -> Response:
+    rt = runtime_of(request)
+    rid = _request_id(request)
+    try:
+        try:
+            body = await _read_json(request)
+        except InvalidArguments:
+            body = _NotJson
+        outcome = await rt.pipeline.call(
+            headers=request.headers,
+            client_host=_client_host(request),
+            tool_name=name,
+            raw_args=body if body is not _NotJson else None,
+            face="rest",
+            request_id=rid,
+        )
+    except GatewayError as exc:
+        return problem_response(exc, rid, resource_metadata=rt.resource_metadata_url)
+    return JSONResponse(outcome.envelope, headers={"X-Request-Id": rid})
+
+
+def add_tool_routes(app: FastAPI, tool_names: list[str]) -> None:
+    """One typed route per tool (documented), plus a hidden catch-all that denies the rest."""
+
+    def bind(name: str) -> Any:
+        async def endpoint(request: Request) -> Response:
+            return await call_tool(request, name)
+
+        return endpoint
+
+    for name in tool_names:
+        app.add_api_route(
+            f"/v1/tools/{name}",
+            bind(name),
+            methods=["POST"],
+            name=name,
+            operation_id=name,
+            tags=["tools"],
+        )
+
+    async def unknown(request: Request, name: str) -> Response:
+        return await call_tool(request, name)
+
+    app.add_api_route("/v1/tools/{name}", unknown, methods=["POST"], include_in_schema=False)

@@ -1,0 +1,48 @@
+"""RFC 9728 protected-resource metadata, naming the issuer byte for byte."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+__all__ = ["add_wellknown_routes", "resource_metadata"]
+
+PATH = "/.well-known/oauth-protected-resource"
+
+
+def _issuer(settings: Settings) -> str | None:
+    auth = settings.auth
+    if auth.mode == "oidc" and auth.oidc is not None:
+        return auth.oidc.issuer
+    if auth.mode == "dev":
+        return auth.dev.issuer
+    return None
+
+
+def resource_metadata(settings: Settings, resource_path: str = "") -> dict[str, Any]:
+    issuer = _issuer(settings)
+    meta: dict[str, Any] = {
+        "resource": settings.agent_base_url() + resource_path,
+        "authorization_servers": [issuer] if issuer else [],
+        "bearer_methods_supported": ["header"],
+        "resource_name": "labgate",
+    }
+    if settings.mcp.required_scope:
+        meta["scopes_supported"] = [settings.mcp.required_scope]
+    return meta
+
+
+def add_wellknown_routes(app: FastAPI) -> None:
+    async def root(request: Request) -> JSONResponse:
+        return JSONResponse(resource_metadata(request.app.state.runtime.settings))
+
+    async def mcp(request: Request) -> JSONResponse:
+        return JSONResponse(resource_metadata(request.app.state.runtime.settings, "/mcp"))
+
+    app.add_api_route(PATH, root, methods=["GET"], include_in_schema=False)
+    app.add_api_route(PATH + "/mcp", mcp, methods=["GET"], include_in_schema=False)

@@ -1,0 +1,209 @@
+"""``create_app(settings)``: the agent-facing FastAPI app, and the Runtime its lifespan owns.
+
+The Runtime builds every client, sink and background task on entry and closes them on exit;
+nothing lives at module level. The operator app (/healthz, /readyz, /metrics) shares the
+Runtime but listens on its own port (see ``gateway.api.ops``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ValidationError
+
+from gateway import __version__
+from gateway.api import rest
+from gateway.api.openapi import build_openapi
+from gateway.api.wellknown import add_wellknown_routes
+from gateway.audit.record import AuditRecord
+from gateway.audit.sink import AuditSink
+from gateway.audit.journal import Journal
+from gateway.audit.postgres import PostgresSink
+from gateway.auth import Authenticator, build_authenticator
+from gateway.capability import Capability, Resources, SetupContext
+from gateway.errors import ConfigError, PolicyError
+from gateway.pipeline import Pipeline
+from gateway.policy.store import PolicyStore, ReloadEvent
+from gateway.registry import Registry, load_registry
+from gateway.settings import Settings
+from gateway.telemetry import Telemetry
+from gateway.upstream import Upstreams
+
+__all__ = ["Runtime", "create_app"]
+
+log = logging.getLogger("labgate")
+
+
+def validate_capability_configs(
+    settings: Settings, registry: Registry
+) -> dict[str, BaseModel]:
+    unknown = sorted(set(settings.capabilities) - set(registry))
+    if unknown:
+        raise ConfigError(f"unknown capability {unknown[0]!r}", key=f"capabilities.{unknown[0]}")
+    configs: dict[str, BaseModel] = {}
+    for name, cap in registry.items():
+        try:
+            configs[name] = cap.config_model.model_validate(settings.capabilities.get(name, {}))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            key = f"capabilities.{name}" + (f".{loc}" if loc else "")
+            raise ConfigError(f"invalid setting {key}: {first['msg']}", key=key) from None
+    return configs
+
+
+class Runtime:
+    """Everything one gateway process owns, opened and closed as a unit."""
+
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.configs = validate_capability_configs(settings, registry)
+        self.telemetry = Telemetry(settings.telemetry)
+        self.ready = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resources: dict[str, Resources] = {}
+        self.shipper: PostgresSink | None = None
+        self.upstreams: Upstreams | None = None
+        self.journal: Journal | None = None
+        self.policies: PolicyStore | None = None
+        self.authenticator: Authenticator | None = None
+        self._pipeline: Pipeline | None = None
+        base = settings.agent_base_url()
+        self.resource_metadata_url = f"{base}/.well-known/oauth-protected-resource"
+
+    @property
+    def pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            raise RuntimeError("runtime not started")
+        return self._pipeline
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_reload(self, event: ReloadEvent) -> None:
+        self.telemetry.record_reload(event.ok)
+        record = AuditRecord(
+            kind="policy_reload",
+            decision="ok" if event.ok else "failed",
+            policy_version=event.version,
+            reasons=[] if event.ok else ["policy-error"],
+            notes={"error": event.error} if event.error else {},
+        )
+        if event.ok:
+            log.info("policy set %s in force", event.version)
+        else:
+            log.error("policy reload refused, last good set kept: %s", event.error)
+        if self._pipeline is not None:
+            self.spawn(self._audit_reload(record), "audit-reload")
+
+    async def _audit_reload(self, record: AuditRecord) -> None:
+        try:
+            await self.pipeline.audit.write(record)
+        except Exception:
+            log.exception("could not audit a policy reload")
+
+    async def __aenter__(self) -> Runtime:
+        s = self.settings
+        try:
+            self.policies = PolicyStore(s.policy_dir, self.registry, on_reload=self._on_reload)
+        except PolicyError as exc:
+            raise ConfigError(f"policies not loadable: {exc}", key="policy_dir") from None
+        self.journal = Journal(s.journal_path)
+        await self.journal.open()
+        sink = AuditSink(self.journal)
+        if s.postgres is not None:
+            self.shipper = PostgresSink(s.postgres.resolved_dsn(), self.journal)
+            await self.shipper.start()
+        self.upstreams = Upstreams(s.upstreams, telemetry=self.telemetry)
+        self.authenticator = build_authenticator(s.auth)
+        await self.authenticator.start()
+        for name, cap in self.registry.items():
+            self._resources[name] = await cap.setup(
+                SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
+            )
+        self._pipeline = Pipeline(
+            registry=self.registry,
+            policies=self.policies,
+            authenticator=self.authenticator,
+            audit=sink,
+            telemetry=self.telemetry,
+            resources=self._resources,
+            configs=self.configs,
+        )
+        if s.watch_policies:
+            self.spawn(self.policies.watch(), "policy-watch")
+        self.policies.install_sighup(asyncio.get_running_loop())
+        self.ready = True
+        return self
+
+    def _http(self, cap: Capability) -> Callable[[str], Any]:
+        def get(name: str) -> Any:
+            assert self.upstreams is not None
+            if name not in self.settings.upstreams:
+                raise ConfigError(
+                    f"capability {cap.name} needs upstream {name!r}, which is not configured",
+                    key=f"upstreams.{name}",
+                )
+            return self.upstreams.get(name)
+
+        return get
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.ready = False
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for res in self._resources.values():
+            if res.close is not None:
+                await res.close()
+        if self.shipper is not None:
+            await self.shipper.stop()
+        if self.authenticator is not None:
+            await self.authenticator.aclose()
+        if self.upstreams is not None:
+            await self.upstreams.aclose()
+        if self.journal is not None:
+            await self.journal.close()
+        self.telemetry.shutdown()
+
+
+def create_app(
+    settings: Settings, *, registry: Registry | None = None, extra: list[Capability] | None = None
+) -> FastAPI:
+    registry = registry or load_registry(settings.extra_capabilities, include=extra or ())
+    runtime = Runtime(settings, registry)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime:
+            yield
+
+    app = FastAPI(
+        title="labgate",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    app.include_router(rest.router)
+    tools = [t for _, t in registry.all_tools()]
+    rest.add_tool_routes(app, [t.name for t in tools])
+    add_wellknown_routes(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app, tools, __version__)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,68 @@
+"""The audit record: one per tool call (allowed or denied) and one per policy reload.
+
+The record is a flat, JSON-serialisable value. Its canonical form (sorted keys, compact
+separators, UTF-8) is what the hash chain covers; see ``chain.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+__all__ = ["AuditRecord", "Kind", "canonical_json", "new_event_id"]
+
+Kind = Literal["call", "policy_reload", "auth_failure"]
+
+
+def new_event_id() -> str:
+    """A sortable-enough unique id (uuid4 hex); idempotency key in PostgreSQL."""
+    return uuid.uuid4().hex
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+@dataclass(slots=True)
+class AuditRecord:
+    kind: Kind
+    event_id: str = field(default_factory=new_event_id)
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds"))
+    request_id: str | None = None
+    trace_id: str | None = None
+    # principal
+    sub: str | None = None
+    client_id: str | None = None
+    username: str | None = None
+    groups: list[str] = field(default_factory=list)
+    token_id: str | None = None
+    # call
+    face: str | None = None  # "rest" | "mcp"
+    capability: str | None = None
+    tool: str | None = None
+    arguments: dict[str, Any] | None = None  # after the policy's redaction
+    decision: str = "deny"  # "allow" | "deny" | "error" (allowed, then failed) | "ok"/"failed" for reloads
+    rule_id: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    policy_version: str | None = None
+    upstream: str | None = None
+    upstream_status: int | None = None
+    latency_ms: float | None = None
+    result_bytes: int | None = None
+    result_count: int | None = None
+    error_code: str | None = None
+    cached: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return canonical_json(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
+        return cls(**data)

@@ -1,0 +1,62 @@
+"""Rate limits: token buckets keyed by (rule, principal), and the rate syntax ``N/unit``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Bucket", "Limiter", "parse_rate"]
+
+_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
+
+
+def parse_rate(text: str) -> float:
+    """``"60/hour"`` -> tokens per second. Raises ValueError on anything else."""
+    match = _RATE.match(text)
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"rate must look like 60/hour (units: {', '.join(_UNITS)})")
+    return int(match.group(1)) / _UNITS[match.group(2)]
+
+
+@dataclass(slots=True)
+class Bucket:
+    tokens: float
+    stamp: float
+
+
+class Limiter:
+    """Token buckets. Memory stays bounded: full buckets are forgotten when the table grows."""
+
+    def __init__(self, max_keys: int = 50_000) -> None:
+        self._buckets: dict[tuple[str, ...], Bucket] = {}
+        self._max_keys = max_keys
+
+    def take(self, key: tuple[str, ...], per_second: float, burst: int, now: float) -> float | None:
+        """Take one token; return None when allowed, else seconds until one is available."""
+        capacity = float(max(burst, 1))
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_keys:
+                self._prune(now, per_second, capacity)
+            bucket = self._buckets[key] = Bucket(capacity, now)
+        else:
+            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.stamp) * per_second)
+            bucket.stamp = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        return (1.0 - bucket.tokens) / per_second
+
+    def _prune(self, now: float, per_second: float, capacity: float) -> None:
+        full = [
+            k
+            for k, b in self._buckets.items()
+            if b.tokens + (now - b.stamp) * per_second >= capacity
+        ]
+        for k in full:
+            del self._buckets[k]
+        if len(self._buckets) >= self._max_keys:  # still full: drop the oldest half
+            oldest = sorted(self._buckets, key=lambda k: self._buckets[k].stamp)
+            for k in oldest[: len(oldest) // 2]:
+                del self._buckets[k]

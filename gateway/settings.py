@@ -1,0 +1,175 @@
+"""Settings: ``gateway.yaml`` plus ``LABGATE_*`` environment; secrets are file paths.
+
+Precedence (highest first): keyword arguments, environment (``LABGATE_AUTH__MODE=dev``,
+``__`` separates nesting levels), the YAML file named by ``LABGATE_CONFIG`` (default
+``./gateway.yaml`` when it exists), then the defaults below. This is the only module that
+reads the environment. An invalid configuration raises :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from gateway.auth.settings import AuthSettings
+from gateway.errors import ConfigError
+from gateway.telemetry import TelemetrySettings
+from gateway.upstream import UpstreamSettings
+
+__all__ = ["ListenSettings", "McpSettings", "PostgresSettings", "Settings", "load_settings"]
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("labgate_config_file", default=None)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ListenSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class PostgresSettings(_Strict):
+    """Where audit records are shipped. The password lives in a file, never in the DSN."""
+
+    dsn: str = Field(description="postgresql://user@host:port/db, without a password")
+    password_file: Path | None = None
+    batch_size: int = Field(500, ge=1, le=10_000)
+
+    @field_validator("dsn")
+    @classmethod
+    def _no_password(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ValueError("must start with postgresql://")
+        if parts.password:
+            raise ValueError("must not contain a password; use password_file")
+        return value
+
+    def resolved_dsn(self) -> str:
+        """The DSN with the password from ``password_file`` inserted (never log this)."""
+        if self.password_file is None:
+            return self.dsn
+        password = read_secret(self.password_file)
+        parts = urlsplit(self.dsn)
+        netloc = f"{parts.username or ''}:{quote(password, safe='')}@{parts.hostname or ''}"
+        if parts.port:
+            netloc += f":{parts.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+class McpSettings(_Strict):
+    enabled: bool = True
+    #: Host header values accepted on /mcp (reverse-proxy names); empty: any.
+    allowed_hosts: list[str] = Field(default_factory=list)
+    #: Origin header values accepted on /mcp; requests without Origin are accepted.
+    allowed_origins: list[str] = Field(default_factory=list)
+    #: Scope the token must carry to use MCP (403 insufficient_scope otherwise); none: no check.
+    required_scope: str | None = None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LABGATE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    #: Public base URL agents use (RFC 9728 ``resource``); default built from ``listen``.
+    public_url: str | None = None
+    listen: ListenSettings = ListenSettings()
+    operator_listen: ListenSettings = ListenSettings(port=9090)
+    policy_dir: Path = Path("policies")
+    journal_path: Path = Path("var/audit.db")
+    postgres: PostgresSettings | None = None
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings(mode="dev"))
+    upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
+    #: Per-capability configuration, validated by each capability's own config model.
+    capabilities: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Extra (third-party) capabilities to load: ``module:ATTRIBUTE`` strings. Opt-in only.
+    extra_capabilities: list[str] = Field(default_factory=list)
+    #: Serve each capability's sample data instead of contacting upstreams (demo).
+    sample_data: bool = False
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    mcp: McpSettings = McpSettings()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    #: Policy files are watched and reloaded on change (SIGHUP always reloads).
+    watch_policies: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _CONFIG_FILE.get()
+        if path is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    def agent_base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.listen.host}:{self.listen.port}"
+
+
+def read_secret(path: Path) -> str:
+    """Read a secret file (Docker secret); the value is stripped and never logged."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
+
+
+def config_file_from_env() -> Path | None:
+    """``LABGATE_CONFIG`` or ``./gateway.yaml`` when it exists."""
+    named = os.environ.get("LABGATE_CONFIG")
+    if named:
+        return Path(named)
+    default = Path("gateway.yaml")
+    return default if default.is_file() else None
+
+
+def environ() -> dict[str, str]:
+    """A copy of the process environment (for subprocess helpers and the CLI)."""
+    return dict(os.environ)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings or raise ConfigError naming the first offending key."""
+    path = config_file if config_file is not None else config_file_from_env()
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"configuration file {path} does not exist", key="LABGATE_CONFIG")
+        try:
+            yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}", key=str(path)) from None
+    token = _CONFIG_FILE.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(root)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"invalid setting {key}: {first['msg']}{more}", key=key) from None
+    finally:
+        _CONFIG_FILE.reset(token)
