@@ -89,7 +89,7 @@ class Runtime:
         task.add_done_callback(self._tasks.discard)
 
     def _on_reload(self, event: ReloadEvent) -> None:
-        self.telemetry.record_reload(event.ok)
+        self.telemetry.record_policy_reload("ok" if event.ok else "failed")
         record = AuditRecord(
             kind="policy_reload",
             decision="ok" if event.ok else "failed",
@@ -123,9 +123,12 @@ class Runtime:
             self.shipper = PostgresSink(s.postgres.resolved_dsn(), self.journal)
             await self.shipper.start()
         self.upstreams = Upstreams(s.upstreams, telemetry=self.telemetry)
-        self.authenticator = build_authenticator(s.auth)
+        self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
         await self.authenticator.start()
+        wanted = set(s.capabilities) | set(self.policies.current.capabilities)
         for name, cap in self.registry.items():
+            if not (s.sample_data or name in wanted):
+                continue  # neither configured nor governed: off, nothing to set up
             self._resources[name] = await cap.setup(
                 SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
             )

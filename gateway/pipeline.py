@@ -42,7 +42,7 @@ from gateway.policy.reasons import Reason
 from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
 from gateway.shaping import HARD_CEILING, Shape, shape, untrusted_paths
-from gateway.telemetry import Telemetry
+from gateway.telemetry import Telemetry, current_trace_id
 
 __all__ = ["AuditWriter", "CallOutcome", "Pipeline"]
 
@@ -117,6 +117,8 @@ class Pipeline:
         moment = now or datetime.now(UTC)
         allowed = []
         for name, info in self._tools.items():
+            if info.capability.name not in self.resources:
+                continue  # not set up: off, whatever a policy says
             req = CallRequest(principal, info.capability.name, name, None, moment)
             if evaluate(req, policy_set).allowed:
                 allowed.append(info.tool)
@@ -145,7 +147,7 @@ class Pipeline:
             request_id=request_id or uuid.uuid4().hex,
             face=face,
             tool=tool_name[:64],
-            trace_id=self.telemetry.current_trace_id(),
+            trace_id=current_trace_id(),
         )
         try:
             with self.telemetry.span("labgate.call", tool=tool_name, face=face):
@@ -158,12 +160,23 @@ class Pipeline:
                 record.upstream = exc.upstream
             record.latency_ms = (time.perf_counter() - started) * 1000
             await self._write(record)
-            self.telemetry.record_call(record)
+            self._observe(record)
             raise
         record.latency_ms = (time.perf_counter() - started) * 1000
         await self._write(record)
-        self.telemetry.record_call(record)
+        self._observe(record)
         return CallOutcome(envelope, record)
+
+    def _observe(self, record: AuditRecord) -> None:
+        tool = record.tool if record.capability else "(unknown)"
+        tool = tool or "(unknown)"
+        seconds = (record.latency_ms or 0.0) / 1000
+        self.telemetry.record_call(tool, record.decision, record.face or "", seconds)
+        if record.decision == "deny":
+            for reason in record.reasons[:1]:
+                self.telemetry.record_denial(tool, reason)
+            if Reason.RATE_LIMITED in record.reasons:
+                self.telemetry.record_rate_limited(tool)
 
     async def _write(self, record: AuditRecord) -> None:
         try:
@@ -209,6 +222,8 @@ class Pipeline:
         record.policy_version = policy_set.version
         now = datetime.now(UTC)
         info = self._tools.get(record.tool or "")
+        if info is not None and info.capability.name not in self.resources:
+            info = None  # a capability that is not set up is off: same answer as unknown
         cap_name = info.capability.name if info else ""
         record.capability = cap_name or None
         first = evaluate(CallRequest(principal, cap_name, record.tool or "", None, now), policy_set)
@@ -220,6 +235,12 @@ class Pipeline:
         if not isinstance(raw_args, dict):
             record.decision, record.reasons = "deny", [str(Reason.INVALID_ARGUMENTS)]
             raise InvalidArguments("The request body must be a JSON object of arguments.")
+        fields = info.tool.args_model.model_fields
+        # Strict exports make optional arguments nullable: null means "use the default".
+        raw_args = {
+            k: v for k, v in raw_args.items()
+            if not (v is None and k in fields and not fields[k].is_required())
+        }
         try:
             args = info.tool.args_model.model_validate(raw_args)
         except ValidationError as exc:

@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     policy_dir: Path = Path("policies")
     journal_path: Path = Path("var/audit.db")
     postgres: PostgresSettings | None = None
-    auth: AuthSettings = Field(default_factory=lambda: AuthSettings(mode="dev"))
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
     #: Per-capability configuration, validated by each capability's own config model.
     capabilities: dict[str, dict[str, Any]] = Field(default_factory=dict)

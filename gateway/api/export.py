@@ -64,9 +64,9 @@ def _strict(node: Any) -> Any:
         return [_strict(v) for v in node]
     if not isinstance(node, dict):
         return node
-    out = {k: _strict(v) for k, v in node.items() if k in _KEEP}
-    if out.get("type") == "object" or "properties" in out:
-        props: dict[str, Any] = out.get("properties", {})
+    out = {k: _strict(v) for k, v in node.items() if k in _KEEP and k != "properties"}
+    if node.get("type") == "object" or "properties" in node:
+        props: dict[str, Any] = {k: _strict(v) for k, v in node.get("properties", {}).items()}
         required = set(node.get("required", []))
         for name, sub in props.items():
             if name not in required:

@@ -1,0 +1,205 @@
+"""The ``labgate`` command.
+
+    labgate serve                       production: gateway.yaml + LABGATE_* environment
+    labgate demo                        sample data, dev issuer, shipped policies, local journal
+    labgate token                       mint a dev token (dev/demo mode only)
+    labgate policy check|explain|diff|test|schema
+    labgate audit tail|verify
+    labgate openapi                     print the OpenAPI document
+    labgate tools                       list every known tool and whether a policy enables it
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError, PolicyError
+
+__all__ = ["main"]
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
+    from gateway.settings import load_settings
+
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def _registry(settings: Any) -> Any:
+    from gateway.registry import load_registry
+
+    return load_registry(settings.extra_capabilities)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.serve import serve
+
+    settings = _settings(args)
+    return asyncio.run(serve(settings))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gateway.demo import run_demo
+
+    return run_demo(port=args.port, operator_port=args.operator_port, state_dir=Path(args.state_dir))
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from gateway.demo import mint_token
+
+    settings = _settings(args)
+    print(
+        mint_token(
+            settings,
+            sub=args.sub,
+            client_id=args.client,
+            groups=args.group or [],
+            ttl=args.ttl,
+        )
+    )
+    return 0
+
+
+def _policy_dir(args: argparse.Namespace, attr: str = "dir") -> Path:
+    value = getattr(args, attr, None)
+    return Path(value) if value else Path("policies")
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from gateway.policy import commands
+
+    settings = _settings(args)
+    caps = _registry(settings)
+    if args.action == "check":
+        return commands.check(_policy_dir(args), caps)
+    if args.action == "schema":
+        print(json.dumps(commands.json_schema(), indent=2))
+        return 0
+    if args.action == "test":
+        return commands.test(_policy_dir(args), caps)
+    if args.action == "diff":
+        return commands.diff(Path(args.a), Path(args.b), caps)
+    # explain
+    claims = json.loads(args.claims)
+    tool_args = json.loads(args.args) if args.args else None
+    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    return commands.explain(_policy_dir(args), caps, claims, args.tool, tool_args, at)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from gateway.audit import verify
+
+    if args.action == "tail":
+        journal = Path(args.journal) if args.journal else _settings(args).journal_path
+        return verify.cmd_tail(journal, args.n, args.follow)
+    journal_path = Path(args.journal) if args.journal else None
+    dsn = args.dsn
+    if journal_path is None and dsn is None:
+        settings = _settings(args)
+        journal_path = settings.journal_path
+        if settings.postgres is not None and args.postgres:
+            dsn = settings.postgres.resolved_dsn()
+    return verify.cmd_verify(journal_path, dsn)
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from gateway.app import create_app
+
+    settings = _settings(args, sample_data=True)
+    app = create_app(settings)
+    print(json.dumps(app.openapi(), indent=2, sort_keys=True))
+    return 0
+
+
+def cmd_tools(args: argparse.Namespace) -> int:
+    from gateway.policy.loader import load_policy_dir
+
+    settings = _settings(args)
+    caps = _registry(settings)
+    policy_set = load_policy_dir(settings.policy_dir, caps)
+    for cap in caps.values():
+        state = "on" if cap.name in policy_set.capabilities else "off (no policy file)"
+        print(f"{cap.name}: {state}")
+        for t in cap.tools:
+            print(f"  {t.name:40} {t.title}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labgate", description="The Hermes capability server.")
+    parser.add_argument("--config", type=Path, help="settings file (default: $LABGATE_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="run the gateway (production)").set_defaults(fn=cmd_serve)
+
+    demo = sub.add_parser("demo", help="run on sample data with a dev issuer")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--operator-port", type=int, default=9090)
+    demo.add_argument("--state-dir", default="var/demo")
+    demo.set_defaults(fn=cmd_demo)
+
+    token = sub.add_parser("token", help="mint a dev token (dev mode only)")
+    token.add_argument("--sub", default="hermes-agent")
+    token.add_argument("--client", default="hermes")
+    token.add_argument("--group", action="append", help="repeatable; default: agents")
+    token.add_argument("--ttl", type=int, default=3600)
+    token.set_defaults(fn=cmd_token)
+
+    policy = sub.add_parser("policy", help="check, explain, diff and test policies")
+    psub = policy.add_subparsers(dest="action", required=True)
+    p = psub.add_parser("check", help="validate a policy directory (exit 1 on error)")
+    p.add_argument("dir", nargs="?")
+    p = psub.add_parser("test", help="run the *.cases.yaml decision cases")
+    p.add_argument("dir", nargs="?")
+    p = psub.add_parser("diff", help="who gains or loses what between two policy directories")
+    p.add_argument("a")
+    p.add_argument("b")
+    p = psub.add_parser("explain", help="the decision trace for given claims, tool and arguments")
+    p.add_argument("--dir")
+    p.add_argument("--claims", required=True, help='JSON, e.g. {"client_id":"hermes"}')
+    p.add_argument("--tool", required=True)
+    p.add_argument("--args", help="JSON object of arguments")
+    p.add_argument("--at", help="ISO time to evaluate at (default: now)")
+    psub.add_parser("schema", help="print the JSON Schema of a policy file")
+    policy.set_defaults(fn=cmd_policy)
+
+    audit = sub.add_parser("audit", help="read and verify the audit log")
+    asub = audit.add_subparsers(dest="action", required=True)
+    a = asub.add_parser("tail", help="print the last records as JSON lines")
+    a.add_argument("-n", type=int, default=20)
+    a.add_argument("-f", "--follow", action="store_true")
+    a.add_argument("--journal")
+    a = asub.add_parser("verify", help="check the hash chain (exit 1 on a problem)")
+    a.add_argument("--journal")
+    a.add_argument("--dsn", help="verify the PostgreSQL copy at this DSN")
+    a.add_argument("--postgres", action="store_true", help="also verify the configured PostgreSQL")
+    audit.set_defaults(fn=cmd_audit)
+
+    sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(fn=cmd_openapi)
+    sub.add_parser("tools", help="list known tools").set_defaults(fn=cmd_tools)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.fn(args)
+    except ConfigError as exc:
+        print(f"labgate: configuration error: {exc.detail}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        print(f"labgate: policy error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Run the agent listener and the operator listener in one process and one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import uvicorn
+
+from gateway.api.ops import create_operator_app
+from gateway.app import create_app
+from gateway.logs import configure_logging
+from gateway.settings import Settings
+
+__all__ = ["serve"]
+
+log = logging.getLogger("labgate")
+
+
+async def serve(settings: Settings) -> int:
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    operator = create_operator_app(app.state.runtime)
+    common = {"log_config": None, "access_log": False, "server_header": False, "proxy_headers": False}
+    agent_server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.listen.host, port=settings.listen.port, **common)
+    )
+    operator_server = uvicorn.Server(
+        uvicorn.Config(
+            operator,
+            host=settings.operator_listen.host,
+            port=settings.operator_listen.port,
+            lifespan="off",
+            **common,
+        )
+    )
+    # The agent server owns the lifespan (and the Runtime); the operator server follows it.
+    agent = asyncio.ensure_future(agent_server.serve())
+    ops = asyncio.ensure_future(operator_server.serve())
+    done, _ = await asyncio.wait({agent, ops}, return_when=asyncio.FIRST_COMPLETED)
+    agent_server.should_exit = operator_server.should_exit = True
+    await asyncio.gather(agent, ops, return_exceptions=True)
+    for task in done:
+        exc = task.exception()
+        if exc is not None:
+            raise exc
+    return 0 if agent_server.started else 1

@@ -1,0 +1,5 @@
+"""Shared fixtures are plugins in tests/support/."""
+
+pytest_plugins = [
+    "tests.support.gateway_app",
+]
