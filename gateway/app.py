@@ -95,7 +95,7 @@ class Runtime:
             decision="ok" if event.ok else "failed",
             policy_version=event.version,
             reasons=[] if event.ok else ["policy-error"],
-            notes={"error": event.error} if event.error else {},
+            notes={"trigger": event.trigger, **({"error": event.error} if event.error else {})},
         )
         if event.ok:
             log.info("policy set %s in force", event.version)
@@ -140,6 +140,14 @@ class Runtime:
             telemetry=self.telemetry,
             resources=self._resources,
             configs=self.configs,
+        )
+        await sink.write(
+            AuditRecord(
+                kind="policy_reload",
+                decision="ok",
+                policy_version=self.policies.current.version,
+                notes={"trigger": "start"},
+            )
         )
         if s.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")

@@ -111,7 +111,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_openapi(args: argparse.Namespace) -> int:
     from gateway.app import create_app
 
-    settings = _settings(args, sample_data=True)
+    from gateway.settings import load_settings
+
+    # The document depends only on the registry: build it without reading any deployment config.
+    settings = load_settings(None, sample_data=True, auth={"mode": "dev"})
     app = create_app(settings)
     print(json.dumps(app.openapi(), indent=2, sort_keys=True))
     return 0

@@ -10,6 +10,10 @@ import uvicorn
 from gateway.api.ops import create_operator_app
 from gateway.app import create_app
 from gateway.logs import configure_logging
+from gateway.auth.dev import ensure_loopback
+from gateway.errors import ConfigError
+from gateway.policy.loader import load_policy_dir
+from gateway.registry import Registry
 from gateway.settings import Settings
 
 __all__ = ["serve"]
@@ -17,9 +21,21 @@ __all__ = ["serve"]
 log = logging.getLogger("labgate")
 
 
+def preflight(settings: Settings, registry: Registry) -> None:
+    """Refuse to start, with a message naming the problem, before any socket is bound."""
+    auth = settings.auth
+    if auth.mode == "dev":
+        ensure_loopback(settings.listen.host)
+    elif getattr(auth, auth.mode) is None:
+        raise ConfigError(f"auth.mode is {auth.mode!r} but auth.{auth.mode} is missing",
+                          key=f"auth.{auth.mode}")
+    load_policy_dir(settings.policy_dir, registry)  # PolicyError: file:line: message
+
+
 async def serve(settings: Settings) -> int:
     configure_logging(settings.log_level)
     app = create_app(settings)
+    preflight(settings, app.state.runtime.registry)
     operator = create_operator_app(app.state.runtime)
     common = {"log_config": None, "access_log": False, "server_header": False, "proxy_headers": False}
     agent_server = uvicorn.Server(

@@ -28,7 +28,7 @@ async def readiness(rt: Runtime) -> tuple[bool, dict[str, Any]]:
         checks["policy"] = {
             "version": store.current.version,
             "last_error": store.last_error,
-            "last_error_at": store.last_error_at,
+            "last_error_at": store.last_error_at.isoformat() if store.last_error_at else None,
             "reload_failures": store.reload_failures,
         }
         # The last good set stays in force, but an operator must see the refused edit.

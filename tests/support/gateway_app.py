@@ -42,11 +42,11 @@ class Gateway:
     def auth(self, client_id: str = "hermes", groups: tuple[str, ...] = ("agents",), **kw: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(client_id, groups, **kw)}"}
 
-    async def journal_records(self) -> list[dict[str, Any]]:
+    async def journal_records(self, kind: str | None = "call") -> list[dict[str, Any]]:
         journal = self.runtime.journal
         assert journal is not None
         rows = await journal.read_after(0, 100_000)
-        return [r.as_dict() for r in rows]
+        return [r.as_dict() for r in rows if kind is None or r.as_dict()["kind"] == kind]
 
 
 def gateway_settings(tmp: Path, policy_dir: Path, **overrides: Any) -> Settings:

@@ -209,7 +209,7 @@ async def test_invalid_policy_edit_keeps_last_good_set(gw: Gateway) -> None:
     r = await call(gw, "testcap_echo", {"text": "x"})
     assert r.status_code == 200
     await asyncio.sleep(0.05)  # the reload's audit record is written by a background task
-    kinds = [(x["kind"], x["decision"]) for x in await gw.journal_records()]
+    kinds = [(x["kind"], x["decision"]) for x in await gw.journal_records(None)]
     assert ("policy_reload", "failed") in kinds
 
 
