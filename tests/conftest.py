@@ -2,4 +2,7 @@
 
 pytest_plugins = [
     "tests.support.gateway_app",
+    "tests.support.influxdb",
+    "tests.support.live",
+    "tests.support.oidc",
 ]

@@ -1,0 +1,129 @@
+"""The bearer-token authenticator: header -> verified JWT -> Principal (-> introspection).
+
+Used for Authentik in production (keys from the issuer's JWKS) and, with a fixed key ring,
+by the dev issuer. It owns the HTTP client it was built with and closes it in ``aclose``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import httpx
+from joserfc.jwk import OctKey
+
+from gateway.auth.bearer import bearer_token
+from gateway.auth.introspection import Introspector, read_secret_file
+from gateway.auth.jwks import RemoteJwks
+from gateway.auth.jwt import JwtVerifier, VerifierConfig
+from gateway.auth.principal import check_required_groups, principal_from_claims
+from gateway.auth.settings import OidcSettings
+from gateway.capability import Principal
+from gateway.errors import ConfigError
+
+__all__ = ["MIN_HMAC_SECRET_BYTES", "BearerAuthenticator", "HttpClientFactory", "build_oidc"]
+
+HttpClientFactory = Callable[[], httpx.AsyncClient]
+MIN_HMAC_SECRET_BYTES = 32
+
+
+class BearerAuthenticator:
+    def __init__(
+        self,
+        verifier: JwtVerifier,
+        *,
+        issuer: str,
+        max_token_bytes: int,
+        required_groups: Sequence[str] = (),
+        introspector: Introspector | None = None,
+        jwks: RemoteJwks | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._verifier = verifier
+        self._issuer = issuer
+        self._max_token_bytes = max_token_bytes
+        self._required_groups = tuple(required_groups)
+        self._introspector = introspector
+        self.jwks = jwks
+        self._client = client
+
+    async def start(self) -> None:
+        if self.jwks is not None:
+            await self.jwks.start()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
+        token = bearer_token(headers, self._max_token_bytes)
+        claims = await self._verifier.verify(token)
+        principal = principal_from_claims(claims, self._issuer)
+        check_required_groups(principal, self._required_groups)
+        if self._introspector is not None:
+            await self._introspector.check(token)
+        return principal
+
+
+def default_http_client(timeout: float) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
+
+
+def _hmac_key(settings: OidcSettings) -> OctKey | None:
+    if settings.hs256_secret_file is None:
+        return None
+    secret = read_secret_file(settings.hs256_secret_file, "auth.oidc.hs256_secret_file")
+    if len(secret.encode("utf-8")) < MIN_HMAC_SECRET_BYTES:
+        raise ConfigError(
+            f"auth.oidc.hs256_secret_file: need at least {MIN_HMAC_SECRET_BYTES} bytes of secret",
+            key="auth.oidc.hs256_secret_file",
+        )
+    return OctKey.import_key(secret.encode("utf-8"))
+
+
+def build_oidc(
+    settings: OidcSettings,
+    http_client_factory: HttpClientFactory | None = None,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> BearerAuthenticator:
+    """``monotonic`` paces JWKS refetches and the introspection cache (injectable for tests)."""
+    hmac_key = _hmac_key(settings)
+    introspection = settings.introspection
+    introspection_secret = (
+        read_secret_file(introspection.client_secret_file, "auth.oidc.introspection")
+        if introspection is not None
+        else None
+    )
+    client = (
+        http_client_factory()
+        if http_client_factory is not None
+        else default_http_client(settings.discovery_timeout_seconds)
+    )
+    jwks = RemoteJwks(settings, client, clock=monotonic)
+    introspector = (
+        Introspector(introspection, client, introspection_secret, clock=monotonic)
+        if introspection is not None and introspection_secret is not None
+        else None
+    )
+    verifier = JwtVerifier(
+        VerifierConfig(
+            issuer=settings.issuer,
+            audience=tuple(settings.audience),
+            algorithms=tuple(settings.algorithms),
+            allowed_clients=tuple(settings.allowed_clients),
+            leeway_seconds=settings.leeway_seconds,
+            max_token_bytes=settings.max_token_bytes,
+        ),
+        jwks,
+        hmac_key=hmac_key,
+    )
+    return BearerAuthenticator(
+        verifier,
+        issuer=settings.issuer,
+        max_token_bytes=settings.max_token_bytes,
+        required_groups=settings.required_groups,
+        introspector=introspector,
+        jwks=jwks,
+        client=client,
+    )
