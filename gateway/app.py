@@ -122,7 +122,10 @@ class Runtime:
         if s.postgres is not None:
             self.shipper = PostgresSink(s.postgres.resolved_dsn(), self.journal)
             await self.shipper.start()
+            shipper = self.shipper
+            self.telemetry.set_audit_lag_source(lambda: shipper.lag)
         self.upstreams = Upstreams(s.upstreams, telemetry=self.telemetry)
+        self.upstreams.build_all()  # a bad secret or CA file fails at start, not on first use
         self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
         await self.authenticator.start()
         wanted = set(s.capabilities) | set(self.policies.current.capabilities)
@@ -194,8 +197,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime:
+        try:
+            await runtime.__aenter__()
+        except ConfigError as exc:
+            log.error("configuration error: %s", exc.detail, extra={"key": exc.key})
+            await runtime.__aexit__(None, None, None)
+            raise
+        try:
             yield
+        finally:
+            await runtime.__aexit__(None, None, None)
 
     app = FastAPI(
         title="labgate",

@@ -34,5 +34,5 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    for noisy in ("uvicorn.access", "httpx", "httpcore"):  # httpx logs full URLs at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)

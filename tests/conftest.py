@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.support.influxdb",
     "tests.support.live",
     "tests.support.oidc",
+    "tests.support.misbehaving",
 ]

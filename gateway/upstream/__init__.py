@@ -1,0 +1,33 @@
+"""Every upstream byte goes through here: pinned base URL, no redirects, timeouts, size cap,
+circuit breaker, credentials injected from files, errors mapped to :mod:`gateway.errors`.
+
+    Upstreams(settings)                   # owned by the app lifespan
+      .get(name) -> GuardedClient          # httpx.AsyncClient, built once per upstream
+           └── GuardedTransport(inner, name, settings, breaker)
+                 guard -> breaker -> credential -> retry/deadline -> capped body -> error map
+
+Capabilities receive these clients through ``SetupContext.http(name)``; they never build one.
+"""
+
+from __future__ import annotations
+
+from gateway.upstream.breaker import Breaker, BreakerState
+from gateway.upstream.client import GuardedClient, build_client
+from gateway.upstream.registry import UpstreamRegistry, Upstreams
+from gateway.upstream.settings import AuthSettings, BreakerSettings, UpstreamSettings
+from gateway.upstream.transport import IDEMPOTENT_EXTENSION, GuardedTransport, UpstreamResponse
+
+__all__ = [
+    "IDEMPOTENT_EXTENSION",
+    "AuthSettings",
+    "Breaker",
+    "BreakerSettings",
+    "BreakerState",
+    "GuardedClient",
+    "GuardedTransport",
+    "UpstreamRegistry",
+    "UpstreamResponse",
+    "UpstreamSettings",
+    "Upstreams",
+    "build_client",
+]
