@@ -1,22 +1,10 @@
-"""Rate limits: token buckets keyed by (rule, principal), and the rate syntax ``N/unit``."""
+"""Rate limits: token buckets keyed by (rule, principal); rates come from policy ``limits``."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-__all__ = ["Bucket", "Limiter", "parse_rate"]
-
-_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(second|minute|hour|day)\s*$")
-
-
-def parse_rate(text: str) -> float:
-    """``"60/hour"`` -> tokens per second. Raises ValueError on anything else."""
-    match = _RATE.match(text)
-    if not match or int(match.group(1)) <= 0:
-        raise ValueError(f"rate must look like 60/hour (units: {', '.join(_UNITS)})")
-    return int(match.group(1)) / _UNITS[match.group(2)]
+__all__ = ["Bucket", "Limiter"]
 
 
 @dataclass(slots=True)

@@ -35,9 +35,10 @@ from gateway.errors import (
     Unavailable,
     UpstreamFailure,
 )
-from gateway.limits import Limiter, parse_rate
+from gateway.limits import Limiter
 from gateway.policy.evaluate import CallRequest, Decision, evaluate
 from gateway.policy.loader import PolicySet
+from gateway.policy.model import Limits
 from gateway.policy.reasons import Reason
 from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
@@ -111,7 +112,9 @@ class Pipeline:
 
     # -- listing -----------------------------------------------------------------------------
 
-    def allowed_tools(self, principal: Principal, now: datetime | None = None) -> list[Tool[Any, Any]]:
+    def allowed_tools(
+        self, principal: Principal, now: datetime | None = None
+    ) -> list[Tool[Any, Any]]:
         """Exactly the tools a call would be allowed for (same evaluator, args not yet known)."""
         policy_set = self.policies.current
         moment = now or datetime.now(UTC)
@@ -238,7 +241,8 @@ class Pipeline:
         fields = info.tool.args_model.model_fields
         # Strict exports make optional arguments nullable: null means "use the default".
         raw_args = {
-            k: v for k, v in raw_args.items()
+            k: v
+            for k, v in raw_args.items()
             if not (v is None and k in fields and not fields[k].is_required())
         }
         try:
@@ -247,10 +251,11 @@ class Pipeline:
             record.decision, record.reasons = "deny", [str(Reason.INVALID_ARGUMENTS)]
             raise InvalidArguments(errors=_validation_errors(exc)) from None
         arg_values = args.model_dump(mode="json")
-        decision = evaluate(CallRequest(principal, cap_name, info.tool.name, arg_values, now), policy_set)
+        decision = evaluate(
+            CallRequest(principal, cap_name, info.tool.name, arg_values, now), policy_set
+        )
         obligations = decision.obligations
-        redact = tuple(obligations.redact) if obligations else ()
-        record.arguments = _redact(arg_values, redact)
+        record.arguments = _redact(arg_values, decision.redact)
         if not decision.allowed or obligations is None:
             raise self._deny(record, decision)
         record.decision, record.rule_id = "allow", decision.rule_id
@@ -320,15 +325,15 @@ class Pipeline:
         self, record: AuditRecord, principal: Principal, policy_set: PolicySet, obligations: Any
     ) -> None:
         now = time.monotonic()
-        checks: list[tuple[tuple[str, ...], str, int]] = []
-        glimits = policy_set.global_policy.limits
-        if glimits is not None:
-            checks.append((("*", principal.sub), glimits.rate, glimits.burst))
+        checks: list[tuple[tuple[str, ...], Limits]] = []
+        if policy_set.global_policy.limits is not None:
+            checks.append((("*", principal.sub), policy_set.global_policy.limits))
         if obligations.limits is not None:
             key = (record.capability or "", obligations.rule_id or "", principal.sub)
-            checks.append((key, obligations.limits.rate, obligations.limits.burst))
-        for key, rate, burst in checks:
-            wait = self.limiter.take(key, parse_rate(rate), burst, now)
+            checks.append((key, obligations.limits))
+        for key, limits in checks:
+            per_second = limits.count / limits.period_seconds
+            wait = self.limiter.take(key, per_second, limits.burst or limits.count, now)
             if wait is not None:
                 record.decision = "deny"
                 record.reasons = [str(Reason.RATE_LIMITED)]

@@ -1,0 +1,219 @@
+"""Check a parsed capability policy against the registry: tools, arguments, records, scope.
+
+A rule that names an unknown tool, argument, scope key or result field is a load error, as
+is a bound that does not fit its argument's type (``max`` on a string, ``pattern`` on a
+number). A rule listing several tools may name an argument or record field that at least one
+of them has; a bound applies to the calls whose arguments carry it.
+"""
+
+from __future__ import annotations
+
+import enum
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.capability import Capability, Tool
+from gateway.errors import PolicyError
+from gateway.policy.model import ArgBound, CapabilityPolicy, Rule
+from gateway.policy.yamlsrc import YamlDoc, pydantic_problems
+
+__all__ = ["Bound", "bind_policy", "kinds"]
+
+
+@dataclass(slots=True)
+class Bound:
+    """What binding found: validated scopes by rule id, and the problems."""
+
+    scopes: dict[str, BaseModel] = field(default_factory=dict)
+    problems: list[PolicyError] = field(default_factory=list)
+
+
+def kinds(annotation: Any) -> set[str]:
+    """The value kinds an annotation admits: number, string, bool, list, other."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return kinds(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        out: set[str] = set()
+        for arg in get_args(annotation):
+            if arg is not type(None):
+                out |= kinds(arg)
+        return out
+    if origin is Literal:
+        return {_scalar_kind(v) for v in get_args(annotation)}
+    if origin in (list, tuple, set, frozenset):
+        return {"list"}
+    if annotation is bool:
+        return {"bool"}
+    if isinstance(annotation, type):
+        if issubclass(annotation, bool):
+            return {"bool"}
+        if issubclass(annotation, int | float):
+            return {"number"}
+        if issubclass(annotation, str):
+            return {"string"}
+        if issubclass(annotation, enum.Enum):
+            return {_scalar_kind(m.value) for m in annotation}
+    return {"other"}
+
+
+def _scalar_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "other"
+
+
+def _item_kinds(annotation: Any) -> set[str]:
+    """Kinds of a list argument's items (for ``one_of`` on list arguments)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _item_kinds(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        out: set[str] = set()
+        for arg in get_args(annotation):
+            out |= _item_kinds(arg)
+        return out
+    if origin in (list, tuple, set, frozenset):
+        out = set()
+        for arg in get_args(annotation):
+            if arg is not Ellipsis:
+                out |= kinds(arg)
+        return out
+    return set()
+
+
+def _bound_problem(bound: ArgBound, annotation: Any) -> str | None:
+    k = kinds(annotation)
+    # list arguments: pattern and one_of apply to each item
+    items = k | _item_kinds(annotation) if "list" in k else k
+    if (bound.min is not None or bound.max is not None) and "number" not in k:
+        return "min/max apply to numeric arguments only"
+    if bound.max_length is not None and not k & {"string", "list"}:
+        return "max_length applies to text or list arguments only"
+    if bound.pattern is not None and "string" not in items:
+        return "pattern applies to text arguments only"
+    for item in bound.one_of or []:
+        if _scalar_kind(item) not in items:
+            return f"one_of value {item!r} does not fit the argument's type"
+    return None
+
+
+def _arg_fields(tools: list[Tool[Any, Any]], name: str) -> list[Any]:
+    fields = [t.args_model.model_fields.get(name) for t in tools]
+    return [f.annotation for f in fields if f is not None]
+
+
+def _record_fields(tools: list[Tool[Any, Any]]) -> set[str]:
+    out: set[str] = set()
+    for t in tools:
+        out |= set(t.record_model.model_fields)
+    return out
+
+
+def _bind_rule(rule: Rule, i: int, cap: Capability, doc: YamlDoc, out: Bound) -> None:
+    at = ("rules", i)
+    tools: list[Tool[Any, Any]] = []
+    for j, name in enumerate(rule.tools or []):
+        if name == "*":
+            tools = list(cap.tools)
+            continue
+        found = cap.tool(name)
+        if found is None:
+            out.problems.append(
+                doc.error(f"unknown tool {name} in capability {cap.name}", (*at, "tools", j))
+            )
+        else:
+            tools.append(found)
+    for arg, bound in (rule.args or {}).items():
+        annotations = _arg_fields(tools, arg)
+        if not annotations:
+            out.problems.append(
+                doc.error(f"unknown argument {arg} for {_names(rule)}", (*at, "args", arg))
+            )
+            continue
+        for annotation in annotations:
+            problem = _bound_problem(bound, annotation)
+            if problem:
+                out.problems.append(doc.error(f"args.{arg}: {problem}", (*at, "args", arg)))
+                break
+    for j, arg in enumerate(rule.redact or []):
+        if not _arg_fields(tools, arg):
+            out.problems.append(
+                doc.error(f"redact names unknown argument {arg}", (*at, "redact", j))
+            )
+    if rule.result is not None:
+        known = _record_fields(tools)
+        for j, name in enumerate(rule.result.fields or []):
+            if name not in known:
+                out.problems.append(
+                    doc.error(f"unknown result field {name}", (*at, "result", "fields", j))
+                )
+        for name in rule.result.truncate or {}:
+            if name not in known:
+                out.problems.append(
+                    doc.error(
+                        f"unknown result field {name} in truncate",
+                        (*at, "result", "truncate", name),
+                    )
+                )
+    if rule.scope is not None:
+        _bind_scope(rule, at, cap, doc, out)
+
+
+def _bind_scope(rule: Rule, at: tuple[str, int], cap: Capability, doc: YamlDoc, out: Bound) -> None:
+    model = cap.scope_model
+    if model is None:
+        out.problems.append(doc.error(f"capability {cap.name} takes no scope", (*at, "scope")))
+        return
+    names = set(model.model_fields)
+    names |= {f.alias for f in model.model_fields.values() if f.alias}
+    unknown = [k for k in rule.scope or {} if k not in names]
+    for key in unknown:
+        out.problems.append(doc.error(f"unknown scope key {key}", (*at, "scope", key)))
+    if unknown:
+        return
+    try:
+        out.scopes[rule.id] = model.model_validate(rule.scope)
+    except ValidationError as exc:
+        out.problems.extend(pydantic_problems(exc, doc, (*at, "scope")))
+
+
+def _names(rule: Rule) -> str:
+    return ", ".join(rule.tools or ["*"])
+
+
+def bind_policy(
+    policy: CapabilityPolicy, stem: str, capabilities: Mapping[str, Capability], doc: YamlDoc
+) -> Bound:
+    out = Bound()
+    if policy.capability != stem:
+        out.problems.append(
+            doc.error(
+                f"capability is {policy.capability} but the file is named {stem}.yaml",
+                ("capability",),
+            )
+        )
+    cap = capabilities.get(stem)
+    if cap is None:
+        out.problems.append(doc.error(f"no capability named {stem} is registered"))
+        return out
+    seen: set[str] = set()
+    for i, rule in enumerate(policy.rules):
+        if rule.id in seen:
+            out.problems.append(doc.error(f"rule id {rule.id} is used twice", ("rules", i, "id")))
+        seen.add(rule.id)
+        try:
+            _bind_rule(rule, i, cap, doc, out)
+        except Exception as exc:  # a capability model that cannot be introspected
+            out.problems.append(
+                doc.error(f"rule cannot be checked: {type(exc).__name__}", ("rules", i))
+            )
+    return out

@@ -1,0 +1,159 @@
+"""Load a policy directory into a :class:`PolicySet`, or fail with file:line.
+
+The directory holds ``gateway.yaml`` (required) and one ``<capability>.yaml`` per enabled
+capability. ``*.cases.yaml`` (decision cases), dotfiles and anything not ending in ``.yaml``
+are ignored. A capability without a file is off. Every problem in the set is collected;
+the first is raised as a :class:`PolicyLoadError` that carries them all. Nothing but
+:class:`PolicyError` leaves :func:`load_policy_dir`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from gateway.capability import Capability
+from gateway.errors import PolicyError
+from gateway.policy.bind import bind_policy
+from gateway.policy.model import CapabilityPolicy, GlobalPolicy
+from gateway.policy.version import policy_version
+from gateway.policy.yamlsrc import YamlDoc, parse_yaml, pydantic_problems
+
+__all__ = ["GLOBAL_FILE", "PolicyLoadError", "PolicySet", "load_policy_dir", "policy_files"]
+
+GLOBAL_FILE = "gateway.yaml"
+CASES_SUFFIX = ".cases.yaml"
+MAX_FILES = 200
+
+
+class PolicyLoadError(PolicyError):
+    """The first problem of a policy set; ``problems`` holds every one found."""
+
+    def __init__(self, problems: list[PolicyError]) -> None:
+        first = problems[0]
+        super().__init__(first.message, file=first.file, line=first.line)
+        self.problems = tuple(problems)
+
+
+def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySet:
+    """One fully validated policy directory; replaced whole, never changed in place."""
+
+    global_policy: GlobalPolicy
+    capabilities: Mapping[str, CapabilityPolicy]
+    version: str
+    files: tuple[str, ...]
+    #: Tool names of every capability that has a policy (the capability is on).
+    tools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Validated scope objects: capability -> rule id -> scope model instance.
+    scopes: Mapping[str, Mapping[str, BaseModel]] = field(default_factory=dict)
+    #: Argument defaults: capability -> tool -> argument -> default (bounds apply to them).
+    arg_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+
+
+def policy_files(path: Path) -> list[Path]:
+    """The files :func:`load_policy_dir` reads, sorted by name."""
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.name.endswith(".yaml")
+        and not p.name.endswith(CASES_SUFFIX)
+        and not p.name.startswith(".")
+        and p.is_file()
+    )
+
+
+def _defaults(cap: Capability) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for t in cap.tools:
+        values: dict[str, Any] = {}
+        for name, info in t.args_model.model_fields.items():
+            if not info.is_required():
+                values[name] = info.get_default(call_default_factory=True)
+        out[t.name] = values
+    return out
+
+
+def _validate(model: type[BaseModel], doc: YamlDoc, problems: list[PolicyError]) -> Any:
+    if not isinstance(doc.data, dict):
+        problems.append(doc.error("the file must hold a mapping (key: value lines)"))
+        return None
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(exc, doc))
+        return None
+
+
+def _load(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
+    if not path.is_dir():
+        raise PolicyError(f"policy directory {path} does not exist")
+    paths = policy_files(path)
+    if len(paths) > MAX_FILES:
+        raise PolicyError(f"more than {MAX_FILES} policy files in {path}")
+    problems: list[PolicyError] = []
+    raw: dict[str, bytes] = {p.name: p.read_bytes() for p in paths}
+    if GLOBAL_FILE not in raw:
+        raise PolicyError(f"{GLOBAL_FILE} is missing", file=str(path / GLOBAL_FILE), line=1)
+    global_policy: GlobalPolicy | None = None
+    policies: dict[str, CapabilityPolicy] = {}
+    scopes: dict[str, Mapping[str, BaseModel]] = {}
+    for name, content in raw.items():
+        file = str(path / name)
+        try:
+            doc = parse_yaml(content, file)
+        except PolicyError as exc:
+            problems.append(exc)
+            continue
+        if name == GLOBAL_FILE:
+            if doc.data is None:  # empty or comments only: all defaults
+                doc = YamlDoc(file=doc.file, data={}, root=doc.root)
+            global_policy = _validate(GlobalPolicy, doc, problems)
+            continue
+        stem = name.removesuffix(".yaml")
+        if stem not in capabilities:
+            problems.append(doc.error(f"no capability named {stem} is registered"))
+            continue
+        policy = _validate(CapabilityPolicy, doc, problems)
+        if policy is None:
+            continue
+        bound = bind_policy(policy, stem, capabilities, doc)
+        problems.extend(bound.problems)
+        policies[stem] = policy
+        scopes[stem] = _frozen(bound.scopes)
+    if problems:
+        raise PolicyLoadError(problems)
+    assert global_policy is not None
+    return PolicySet(
+        global_policy=global_policy,
+        capabilities=_frozen(policies),
+        version=policy_version(path, raw.items()),
+        files=tuple(raw),
+        tools=_frozen({n: tuple(t.name for t in capabilities[n].tools) for n in policies}),
+        scopes=_frozen(scopes),
+        arg_defaults=_frozen({n: _frozen(_defaults(capabilities[n])) for n in policies}),
+    )
+
+
+def load_policy_dir(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
+    """Parse and validate the whole directory; any failure is a :class:`PolicyError`."""
+    try:
+        return _load(Path(path), capabilities)
+    except PolicyError:
+        raise
+    except OSError as exc:
+        raise PolicyError(
+            f"cannot read policy files: {exc.strerror or type(exc).__name__}",
+            file=exc.filename if isinstance(exc.filename, str) else None,
+        ) from None
+    except Exception as exc:
+        raise PolicyError(f"policy set cannot be loaded: {type(exc).__name__}") from None

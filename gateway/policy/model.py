@@ -1,0 +1,211 @@
+"""The policy file models: what an operator may write, checked for shape.
+
+These models know nothing about the registry; :mod:`gateway.policy.bind` checks a parsed
+file against the capability's tools, argument and record models and scope model.
+Every model forbids unknown keys, so a typo is a load error, never a silently ignored line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "PERIODS",
+    "ArgBound",
+    "Cache",
+    "CapabilityPolicy",
+    "Day",
+    "GlobalPolicy",
+    "Limits",
+    "Maintenance",
+    "ResultRule",
+    "Rule",
+    "When",
+    "Who",
+]
+
+RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
+RATE = re.compile(r"^([1-9]\d{0,8})/(second|minute|hour|day)$")
+#: Seconds per period word of a ``rate``.
+PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+MAX_RESULT_CHARS = 50_000
+
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+NameList = Annotated[list[Name], Field(min_length=1, max_length=500)]
+Scalar = str | int | float | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Who(_Strict):
+    """All given keys must match; a list matches when any item matches."""
+
+    clients: NameList | None = None
+    groups: NameList | None = None
+    users: NameList | None = None
+    subjects: NameList | None = None
+    entitlements: NameList | None = None
+
+
+class When(_Strict):
+    """A local-time window; a rule with ``when`` only matches inside it."""
+
+    hours: str | None = None
+    days: Annotated[list[Day], Field(min_length=1)] | None = None
+    tz: ZoneInfo = ZoneInfo("UTC")
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        m = HOURS.match(value)
+        if m is None:
+            raise ValueError('hours must look like "HH:MM-HH:MM"')
+        start = int(m[1]) * 60 + int(m[2])
+        end = int(m[3]) * 60 + int(m[4])
+        if end > 24 * 60:
+            raise ValueError("hours end at 24:00 at the latest")
+        if start == end:
+            raise ValueError("hours start and end must differ")
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> When:
+        if self.hours is None and self.days is None:
+            raise ValueError("when needs hours or days")
+        return self
+
+    def minutes(self) -> tuple[int, int] | None:
+        """``(start, end)`` in minutes after local midnight; ``None`` without ``hours``."""
+        if self.hours is None:
+            return None
+        start, end = self.hours.split("-")
+        sh, sm = start.split(":")
+        eh, em = end.split(":")
+        return int(sh) * 60 + int(sm), int(eh) * 60 + int(em)
+
+
+class ArgBound(_Strict):
+    """Bounds on one argument, checked on every call."""
+
+    min: float | None = None
+    max: float | None = None
+    max_length: Annotated[int, Field(ge=0)] | None = None
+    one_of: Annotated[list[Scalar], Field(min_length=1)] | None = None
+    pattern: re.Pattern[str] | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ArgBound:
+        if all(getattr(self, k) is None for k in type(self).model_fields):
+            raise ValueError("an argument bound needs min, max, max_length, one_of or pattern")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class ResultRule(_Strict):
+    """How a result is cut down before the agent sees it."""
+
+    fields: Annotated[list[Name], Field(min_length=1)] | None = None
+    truncate: dict[str, Annotated[int, Field(ge=1, le=MAX_RESULT_CHARS)]] | None = None
+    max_items: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+
+class Limits(_Strict):
+    """A token bucket: ``rate`` is ``N/second|minute|hour|day``; ``burst`` its depth."""
+
+    rate: str
+    burst: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+    @field_validator("rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if RATE.match(value) is None:
+            raise ValueError('rate must look like "60/hour" (second, minute, hour or day)')
+        return value
+
+    @property
+    def count(self) -> int:
+        return int(self.rate.split("/")[0])
+
+    @property
+    def period_seconds(self) -> float:
+        return PERIODS[self.rate.split("/")[1]]
+
+
+class Cache(_Strict):
+    ttl_seconds: Annotated[float, Field(gt=0, le=86_400)]
+
+
+class Rule(_Strict):
+    id: Annotated[str, Field(pattern=RULE_ID, max_length=64)]
+    effect: Literal["allow", "deny"] = "allow"
+    description: Annotated[str, Field(max_length=500)] | None = None
+    who: Who | None = None
+    tools: Annotated[list[Name], Field(min_length=1)] | None = None
+    when: When | None = None
+    args: dict[str, ArgBound] | None = None
+    scope: dict[str, Any] | None = None
+    result: ResultRule | None = None
+    limits: Limits | None = None
+    cache: Cache | None = None
+    redact: list[Name] | None = None
+
+    @model_validator(mode="after")
+    def _effect_keys(self) -> Rule:
+        tools = self.tools or []
+        if len(set(tools)) != len(tools):
+            raise ValueError("a tool is listed twice")
+        if "*" in tools and len(tools) > 1:
+            raise ValueError('"*" must be the only entry of tools')
+        if self.effect == "allow":
+            if not tools:
+                raise ValueError("an allow rule must list its tools")
+            if "*" in tools:
+                raise ValueError('"*" is only allowed on deny rules; list the tools to allow')
+        else:
+            extra = [
+                k
+                for k in ("args", "scope", "result", "limits", "cache", "redact")
+                if getattr(self, k) is not None
+            ]
+            if extra:
+                raise ValueError(f"a deny rule takes no {', '.join(extra)}")
+        return self
+
+    def applies_to(self, tool: str) -> bool:
+        """Whether ``tool`` is named by this rule (a deny rule without tools names all)."""
+        tools = self.tools or ["*"]
+        return "*" in tools or tool in tools
+
+
+class CapabilityPolicy(_Strict):
+    """One ``policies/<capability>.yaml`` file."""
+
+    capability: Annotated[str, Field(min_length=1, max_length=100)]
+    #: Rule ids must be unique within the file (checked with their line by the binder).
+    rules: Annotated[list[Rule], Field(max_length=1000)] = Field(default_factory=list)
+
+
+class Maintenance(_Strict):
+    enabled: bool = False
+    message: Annotated[str, Field(max_length=200)] | None = None
+
+
+class GlobalPolicy(_Strict):
+    """``policies/gateway.yaml``: what holds across every capability."""
+
+    kill_switch: bool = False
+    maintenance: Maintenance = Maintenance()
+    limits: Limits | None = None
+    max_result_chars: Annotated[int, Field(ge=1, le=MAX_RESULT_CHARS)] = MAX_RESULT_CHARS
+    tool_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0
