@@ -100,10 +100,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return verify.cmd_tail(journal, args.n, args.follow)
     journal_path = Path(args.journal) if args.journal else None
     dsn = args.dsn
-    if journal_path is None and dsn is None:
+    if (journal_path is None and dsn is None) or (args.postgres and dsn is None):
         settings = _settings(args)
-        journal_path = settings.journal_path
-        if settings.postgres is not None and args.postgres:
+        journal_path = journal_path or settings.journal_path
+        if args.postgres:
+            if settings.postgres is None:
+                raise ConfigError("--postgres needs a postgres section", key="postgres")
             dsn = settings.postgres.resolved_dsn()
     return verify.cmd_verify(journal_path, dsn)
 

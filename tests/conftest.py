@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.support.live",
     "tests.support.oidc",
     "tests.support.misbehaving",
+    "tests.support.pg",
 ]

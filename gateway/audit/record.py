@@ -44,7 +44,8 @@ class AuditRecord:
     capability: str | None = None
     tool: str | None = None
     arguments: dict[str, Any] | None = None  # after the policy's redaction
-    decision: str = "deny"  # "allow" | "deny" | "error" (allowed, then failed) | "ok"/"failed" for reloads
+    #: "allow" | "deny" | "error" (allowed, then failed); "ok" | "failed" for policy reloads
+    decision: str = "deny"
     rule_id: str | None = None
     reasons: list[str] = field(default_factory=list)
     policy_version: str | None = None

@@ -1,0 +1,31 @@
+"""What the pipeline writes audit records to: the journal (durable) first, then the log line.
+
+    sink = AuditSink(journal)
+    await sink.write(record)    # returns once durable; raises AuditUnavailable otherwise
+
+Shipping to PostgreSQL runs separately (:class:`~gateway.audit.postgres.PostgresSink`).
+"""
+
+from __future__ import annotations
+
+from gateway.audit.journal import Journal
+from gateway.audit.log import AuditLog
+from gateway.audit.record import AuditRecord
+from gateway.errors import AuditUnavailable
+
+__all__ = ["AuditSink"]
+
+
+class AuditSink:
+    def __init__(self, journal: Journal, log: AuditLog | None = None) -> None:
+        self.journal = journal
+        self._log = log or AuditLog()
+
+    async def write(self, record: AuditRecord) -> None:
+        try:
+            row = await self.journal.append_row(record)
+        except AuditUnavailable:
+            raise
+        except Exception as exc:  # fail closed on anything unexpected
+            raise AuditUnavailable(internal=f"audit write failed: {exc!r}") from exc
+        self._log.emit(row)

@@ -1,0 +1,1 @@
+"""Tests of gateway/audit: journal, chain, shipper, migrations, verify and tail."""

@@ -1,0 +1,184 @@
+"""``labgate audit verify|tail`` over a tampered journal and a tampered PostgreSQL table."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from gateway.audit.journal import Journal
+from gateway.audit.migrate import migrate
+from gateway.audit.postgres import PostgresSink
+from gateway.audit.verify import (
+    averify_postgres,
+    cmd_tail,
+    cmd_verify,
+    verify_journal,
+    verify_postgres,
+)
+from tests.gateway.audit.records import make_record
+
+
+@pytest.fixture
+async def filled(tmp_path: Path) -> AsyncIterator[Journal]:
+    async with Journal(tmp_path / "audit.db") as j:
+        for i in range(6):
+            await j.append(make_record(i))
+        yield j
+
+
+def tamper(path: Path, *statements: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for sql in statements:
+            conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def codes(problems: list) -> set[str]:  # type: ignore[type-arg]
+    return {p.code for p in problems}
+
+
+async def test_intact_journal_passes(filled: Journal) -> None:
+    assert verify_journal(filled.path) == []
+    out = io.StringIO()
+    assert cmd_verify(filled.path, None, out=out) == 0
+    assert "chain intact" in out.getvalue()
+
+
+async def test_edited_journal_record_is_found(filled: Journal) -> None:
+    tamper(
+        filled.path, "UPDATE journal SET record = replace(record, 'allow', 'deny') WHERE seq = 3"
+    )
+    problems = verify_journal(filled.path)
+    assert [(p.seq, p.code) for p in problems] == [(3, "hash-mismatch")]
+    out = io.StringIO()
+    assert cmd_verify(filled.path, None, out=out) == 1
+    assert "seq 3: hash-mismatch" in out.getvalue()
+
+
+async def test_deleted_journal_record_is_found(filled: Journal) -> None:
+    tamper(filled.path, "DELETE FROM journal WHERE seq = 4")
+    assert {(p.seq, p.code) for p in verify_journal(filled.path)} == {
+        (5, "seq-gap"),
+        (5, "chain-break"),
+    }
+
+
+async def test_reordered_journal_records_are_found(filled: Journal) -> None:
+    tamper(
+        filled.path,
+        "UPDATE journal SET seq = -1 WHERE seq = 2",
+        "UPDATE journal SET seq = 2 WHERE seq = 3",
+        "UPDATE journal SET seq = 3 WHERE seq = -1",
+    )
+    assert "chain-break" in codes(verify_journal(filled.path))
+
+
+async def test_rows_cut_from_the_end_after_shipping_are_found(filled: Journal) -> None:
+    await filled.set_shipped_cursor(6)
+    tamper(filled.path, "DELETE FROM journal WHERE seq > 4")
+    assert [(p.seq, p.code) for p in verify_journal(filled.path)] == [(5, "tail-missing")]
+
+
+def test_verify_reports_unreadable_sources(tmp_path: Path) -> None:
+    assert cmd_verify(tmp_path / "absent.db", None) == 2
+    assert cmd_verify(None, None) == 2
+    assert cmd_verify(None, "postgresql://postgres@127.0.0.1:1/none") == 2
+
+
+@pytest.fixture
+async def shipped(filled: Journal, pg_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(pg_dsn)
+    await migrate(conn)
+    await conn.execute("TRUNCATE labgate_audit")
+    sink = PostgresSink(pg_dsn, filled)
+    assert await sink.ship_once() == 6
+    await sink.stop()
+    yield conn
+    await conn.close()
+
+
+async def test_intact_postgres_passes(shipped: asyncpg.Connection, pg_dsn: str) -> None:
+    assert await averify_postgres(pg_dsn) == []
+    assert await asyncio.to_thread(verify_postgres, pg_dsn) == []
+    assert await asyncio.to_thread(cmd_verify, None, pg_dsn) == 0
+
+
+async def test_edited_postgres_column_is_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
+    await shipped.execute("UPDATE labgate_audit SET decision = 'deny' WHERE seq = 2")
+    await shipped.execute("UPDATE labgate_audit SET arguments = '{}' WHERE seq = 5")
+    problems = await averify_postgres(pg_dsn)
+    assert [(p.seq, p.code) for p in problems] == [(2, "column-mismatch"), (5, "column-mismatch")]
+    assert "decision" in problems[0].message
+
+
+async def test_edited_postgres_record_is_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
+    await shipped.execute(
+        "UPDATE labgate_audit SET decision = 'deny', "
+        'record = replace(record, \'"decision":"allow"\', \'"decision":"deny"\') '
+        "WHERE seq = 2"
+    )
+    assert [(p.seq, p.code) for p in await averify_postgres(pg_dsn)] == [(2, "hash-mismatch")]
+
+
+async def test_deleted_postgres_row_is_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
+    await shipped.execute("DELETE FROM labgate_audit WHERE seq = 3")
+    assert codes(await averify_postgres(pg_dsn)) == {"seq-gap", "chain-break"}
+    assert await asyncio.to_thread(cmd_verify, None, pg_dsn) == 1
+
+
+async def test_reordered_postgres_rows_are_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
+    for sql in (
+        "UPDATE labgate_audit SET seq = -1 WHERE seq = 3",
+        "UPDATE labgate_audit SET seq = 3 WHERE seq = 4",
+        "UPDATE labgate_audit SET seq = 4 WHERE seq = -1",
+    ):
+        await shipped.execute(sql)
+    assert "chain-break" in codes(await averify_postgres(pg_dsn))
+
+
+async def test_tail_prints_the_last_records_as_json_lines(filled: Journal) -> None:
+    out = io.StringIO()
+    assert cmd_tail(filled.path, 2, False, out=out) == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["seq"] for line in lines] == [5, 6]
+    assert all(line["event"] == "audit" and len(line["hash"]) == 64 for line in lines)
+    assert lines[0]["tool"] == "astro_list_sessions"
+    assert cmd_tail(filled.path.with_name("absent.db"), 2, False) == 2
+
+
+async def test_tail_follow_prints_new_records(filled: Journal) -> None:
+    out = io.StringIO()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=cmd_tail,
+        args=(filled.path, 1, True),
+        kwargs={"out": out, "poll": 0.02, "stop": stop},
+    )
+    thread.start()
+    try:
+        await _lines(out, 1)
+        await filled.append(make_record(10))
+        await filled.append(make_record(11))
+        await _lines(out, 3)
+    finally:
+        stop.set()
+        await asyncio.to_thread(thread.join, 5)
+    seqs = [json.loads(line)["seq"] for line in out.getvalue().splitlines()]
+    assert seqs == [6, 7, 8]
+
+
+async def _lines(out: io.StringIO, n: int) -> None:
+    for _ in range(250):
+        if len(out.getvalue().splitlines()) >= n:
+            return
+        await asyncio.sleep(0.02)
