@@ -20,10 +20,10 @@ from gateway import __version__
 from gateway.api import rest
 from gateway.api.openapi import build_openapi
 from gateway.api.wellknown import add_wellknown_routes
-from gateway.audit.record import AuditRecord
-from gateway.audit.sink import AuditSink
 from gateway.audit.journal import Journal
 from gateway.audit.postgres import PostgresSink
+from gateway.audit.record import AuditRecord
+from gateway.audit.sink import AuditSink
 from gateway.auth import Authenticator, build_authenticator
 from gateway.capability import Capability, Resources, SetupContext
 from gateway.errors import ConfigError, PolicyError
@@ -39,9 +39,7 @@ __all__ = ["Runtime", "create_app"]
 log = logging.getLogger("labgate")
 
 
-def validate_capability_configs(
-    settings: Settings, registry: Registry
-) -> dict[str, BaseModel]:
+def validate_capability_configs(settings: Settings, registry: Registry) -> dict[str, BaseModel]:
     unknown = sorted(set(settings.capabilities) - set(registry))
     if unknown:
         raise ConfigError(f"unknown capability {unknown[0]!r}", key=f"capabilities.{unknown[0]}")

@@ -1,12 +1,12 @@
 """The ``labgate`` command.
 
-    labgate serve                       production: gateway.yaml + LABGATE_* environment
-    labgate demo                        sample data, dev issuer, shipped policies, local journal
-    labgate token                       mint a dev token (dev/demo mode only)
-    labgate policy check|explain|diff|test|schema
-    labgate audit tail|verify
-    labgate openapi                     print the OpenAPI document
-    labgate tools                       list every known tool and whether a policy enables it
+labgate serve                       production: gateway.yaml + LABGATE_* environment
+labgate demo                        sample data, dev issuer, shipped policies, local journal
+labgate token                       mint a dev token (dev/demo mode only)
+labgate policy check|explain|diff|test|schema
+labgate audit tail|verify
+labgate openapi                     print the OpenAPI document
+labgate tools                       list every known tool and whether a policy enables it
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from gateway.demo import run_demo
 
-    return run_demo(port=args.port, operator_port=args.operator_port, state_dir=Path(args.state_dir))
+    return run_demo(
+        port=args.port, operator_port=args.operator_port, state_dir=Path(args.state_dir)
+    )
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -112,7 +114,6 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     from gateway.app import create_app
-
     from gateway.settings import load_settings
 
     # The document depends only on the registry: build it without reading any deployment config.

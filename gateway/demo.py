@@ -35,6 +35,7 @@ def demo_settings(port: int, operator_port: int, state_dir: Path) -> Settings:
         operator_listen={"host": "127.0.0.1", "port": operator_port},
         auth={"mode": "dev", "dev": {"key_file": str(state_dir / "dev-key.pem")}},
         sample_data=True,
+        capabilities={"health": {"status_pages": ["homelab"]}},
         policy_dir=str(shipped_policies()),
         journal_path=str(state_dir / "audit.db"),
     )
@@ -50,11 +51,14 @@ def mint_token(
     username: str | None = None,
 ) -> str:
     if settings.auth.mode != "dev" or settings.auth.dev.key_file is None:
-        raise ConfigError("tokens can only be minted in dev mode with auth.dev.key_file set",
-                          key="auth.dev.key_file")
+        raise ConfigError(
+            "tokens can only be minted in dev mode with auth.dev.key_file set",
+            key="auth.dev.key_file",
+        )
     issuer = DevIssuer.from_settings(settings.auth.dev)
-    return issuer.mint(sub, client_id=client_id, groups=groups or ["agents"], ttl=ttl,
-                       username=username or sub)
+    return issuer.mint(
+        sub, client_id=client_id, groups=groups or ["agents"], ttl=ttl, username=username or sub
+    )
 
 
 def banner(settings: Settings, token: str) -> str:
@@ -91,7 +95,8 @@ def run_demo(port: int, operator_port: int, state_dir: Path) -> int:
     from gateway.serve import serve
 
     settings = demo_settings(port, operator_port, state_dir)
-    token = mint_token(settings, sub="hermes-agent", client_id="hermes", groups=["agents"],
-                       ttl=3600)
+    token = mint_token(
+        settings, sub="hermes-agent", client_id="hermes", groups=["agents"], ttl=3600
+    )
     print(banner(settings, token), flush=True)
     return asyncio.run(serve(settings))

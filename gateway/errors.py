@@ -116,9 +116,7 @@ class RateLimited(GatewayError):
 
     def __init__(self, retry_after: float, *, internal: str | None = None) -> None:
         self.retry_after = max(1, int(retry_after + 0.999))
-        super().__init__(
-            f"Too many calls; retry in {self.retry_after} s.", internal=internal
-        )
+        super().__init__(f"Too many calls; retry in {self.retry_after} s.", internal=internal)
 
 
 class Unavailable(GatewayError):

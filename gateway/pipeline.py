@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -50,11 +50,10 @@ __all__ = ["AuditWriter", "CallOutcome", "Pipeline"]
 log = logging.getLogger("labgate.pipeline")
 
 
-class AuditWriter:
+class AuditWriter(Protocol):
     """What the pipeline needs from the audit subsystem (gateway.audit.sink.AuditSink)."""
 
-    async def write(self, record: AuditRecord) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
+    async def write(self, record: AuditRecord) -> None: ...
 
 
 @dataclass(slots=True)
@@ -78,10 +77,12 @@ def _redact(args: Mapping[str, Any] | None, names: tuple[str, ...]) -> dict[str,
 
 def _validation_errors(exc: ValidationError) -> list[dict[str, object]]:
     # Never echo the input back: location and message only.
-    return [
-        {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_input=False, include_url=False)
-    ][:20]
+    errors: list[dict[str, object]] = []
+    for e in exc.errors(include_input=False, include_url=False)[:20]:
+        errors.append(
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
+        )
+    return errors
 
 
 class Pipeline:
@@ -331,21 +332,21 @@ class Pipeline:
         if obligations.limits is not None:
             key = (record.capability or "", obligations.rule_id or "", principal.sub)
             checks.append((key, obligations.limits))
-        for key, limits in checks:
+        for bucket, limits in checks:
             per_second = limits.count / limits.period_seconds
-            wait = self.limiter.take(key, per_second, limits.burst or limits.count, now)
+            wait = self.limiter.take(bucket, per_second, limits.burst or limits.count, now)
             if wait is not None:
                 record.decision = "deny"
                 record.reasons = [str(Reason.RATE_LIMITED)]
                 raise RateLimited(wait)
 
     async def _invoke(
-        self, tool: Tool[Any, Any], args: BaseModel, ctx: ToolContext, timeout: float
+        self, tool: Tool[Any, Any], args: BaseModel, ctx: ToolContext, deadline: float
     ) -> tuple[dict[str, Any], bool, str]:
         retrieved = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         try:
             with self.telemetry.span("labgate.tool", tool=tool.name):
-                result = await asyncio.wait_for(tool.handler(args, ctx), timeout)
+                result = await asyncio.wait_for(tool.handler(args, ctx), deadline)
         except TimeoutError:
             raise ToolTimeout() from None
         except GatewayError:

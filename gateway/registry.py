@@ -61,7 +61,9 @@ def _load(spec: str) -> Capability:
         module = importlib.import_module(module_name)
         cap = getattr(module, attr or "CAPABILITY")
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot load capability {spec!r}: {exc}", key="extra_capabilities") from None
+        raise ConfigError(
+            f"cannot load capability {spec!r}: {exc}", key="extra_capabilities"
+        ) from None
     if not isinstance(cap, Capability):
         raise ConfigError(f"{spec!r} is not a Capability", key="extra_capabilities")
     return cap

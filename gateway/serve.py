@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import uvicorn
 
 from gateway.api.ops import create_operator_app
 from gateway.app import create_app
-from gateway.logs import configure_logging
 from gateway.auth.dev import ensure_loopback
 from gateway.errors import ConfigError
+from gateway.logs import configure_logging
 from gateway.policy.loader import load_policy_dir
 from gateway.registry import Registry
 from gateway.settings import Settings
@@ -27,8 +28,9 @@ def preflight(settings: Settings, registry: Registry) -> None:
     if auth.mode == "dev":
         ensure_loopback(settings.listen.host)
     elif getattr(auth, auth.mode) is None:
-        raise ConfigError(f"auth.mode is {auth.mode!r} but auth.{auth.mode} is missing",
-                          key=f"auth.{auth.mode}")
+        raise ConfigError(
+            f"auth.mode is {auth.mode!r} but auth.{auth.mode} is missing", key=f"auth.{auth.mode}"
+        )
     load_policy_dir(settings.policy_dir, registry)  # PolicyError: file:line: message
 
 
@@ -37,7 +39,12 @@ async def serve(settings: Settings) -> int:
     app = create_app(settings)
     preflight(settings, app.state.runtime.registry)
     operator = create_operator_app(app.state.runtime)
-    common = {"log_config": None, "access_log": False, "server_header": False, "proxy_headers": False}
+    common: dict[str, Any] = {
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "proxy_headers": False,
+    }
     agent_server = uvicorn.Server(
         uvicorn.Config(app, host=settings.listen.host, port=settings.listen.port, **common)
     )

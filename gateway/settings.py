@@ -148,11 +148,6 @@ def config_file_from_env() -> Path | None:
     return default if default.is_file() else None
 
 
-def environ() -> dict[str, str]:
-    """A copy of the process environment (for subprocess helpers and the CLI)."""
-    return dict(os.environ)
-
-
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build settings or raise ConfigError naming the first offending key."""
     path = config_file if config_file is not None else config_file_from_env()

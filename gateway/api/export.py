@@ -18,13 +18,23 @@ __all__ = ["Format", "export_tool", "input_schema", "strict_schema"]
 Format = Literal["mcp", "openai", "anthropic"]
 
 _KEEP = {
-    "type", "description", "enum", "const", "properties", "required", "additionalProperties",
-    "items", "anyOf", "minimum", "maximum", "format",
+    "type",
+    "description",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "anyOf",
+    "minimum",
+    "maximum",
+    "format",
 }
 
 
 def input_schema(t: Tool[Any, Any]) -> dict[str, Any]:
-    schema = t.args_model.model_json_schema()
+    schema: dict[str, Any] = t.args_model.model_json_schema()
     schema.setdefault("type", "object")
     schema["additionalProperties"] = False
     return schema

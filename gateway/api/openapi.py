@@ -29,7 +29,7 @@ _ERRORS = {
 def _lift_defs(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     """Move ``$defs`` into components and point the refs there."""
     defs = schema.pop("$defs", {})
-    text_schema = _rewrite(schema)
+    text_schema: dict[str, Any] = _rewrite(schema)
     for name, sub in defs.items():
         components.setdefault(name, _rewrite(sub))
     return text_schema
@@ -64,7 +64,9 @@ def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> di
         args_name = t.args_model.__name__
         components[args_name] = _lift_defs(input_schema(t), components)
         env_name = f"{t.name}_envelope"
-        components[env_name] = _lift_defs(envelope_schema(t.output_model, t.record_model), components)
+        components[env_name] = _lift_defs(
+            envelope_schema(t.output_model, t.record_model), components
+        )
         op["summary"] = t.title
         op["description"] = t.description
         op["security"] = [{"bearer": []}]

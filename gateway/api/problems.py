@@ -64,5 +64,8 @@ def problem_response(
     if request_id:
         headers["X-Request-Id"] = request_id
     return JSONResponse(
-        problem_body(exc, request_id), status_code=exc.status, headers=headers, media_type=MEDIA_TYPE
+        problem_body(exc, request_id),
+        status_code=exc.status,
+        headers=headers,
+        media_type=MEDIA_TYPE,
     )

@@ -65,9 +65,7 @@ class _NotJson:
 
 
 @router.get("/v1/tools", tags=["tools"], summary="The tools this caller may use")
-async def list_tools(
-    request: Request, format: Format = Query("mcp")  # noqa: A002 - the public parameter name
-) -> Response:
+async def list_tools(request: Request, format: Format = Query("mcp")) -> Response:
     rt = runtime_of(request)
     rid = _request_id(request)
     try:

@@ -12,6 +12,7 @@ mount time, so an app can be started again after it stopped.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -64,26 +65,53 @@ class McpFace:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        """Run the session managers while the context is open.
+
+        They run in a task of their own: their task groups must be left by the task that
+        entered them, which an app's lifespan does not promise (test fixtures and some servers
+        enter and leave it from different tasks).
+        """
+        started = asyncio.Event()
+        stop = asyncio.Event()
+        task = asyncio.get_running_loop().create_task(
+            self._hold(started, stop), name="labgate-mcp-sessions"
+        )
+        waiter = asyncio.get_running_loop().create_task(started.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task.done():
+            task.result()  # raises what kept the managers from starting
+            raise RuntimeError("the MCP session managers stopped at start")
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    async def _hold(self, started: asyncio.Event, stop: asyncio.Event) -> None:
         # Host and Origin are checked by the guard from configuration; the SDK still refuses a
         # POST whose Content-Type is not JSON.
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-        async with AsyncExitStack() as stack:
-            for capability, tools in self.mounts.items():
-                manager = StreamableHTTPSessionManager(
-                    tools.build_server(),
-                    json_response=True,
-                    stateless=False,
-                    security_settings=security,
-                    session_idle_timeout=SESSION_IDLE_SECONDS,
-                    max_request_body_size=MAX_REQUEST_BYTES,
-                    max_sessions=MAX_SESSIONS,
-                )
-                await stack.enter_async_context(manager.run())
-                self._managers[capability] = manager
-            try:
-                yield
-            finally:
-                self._managers = {}
+        try:
+            async with AsyncExitStack() as stack:
+                for capability, tools in self.mounts.items():
+                    manager = StreamableHTTPSessionManager(
+                        tools.build_server(),
+                        json_response=True,
+                        stateless=False,
+                        security_settings=security,
+                        session_idle_timeout=SESSION_IDLE_SECONDS,
+                        max_request_body_size=MAX_REQUEST_BYTES,
+                        max_sessions=MAX_SESSIONS,
+                    )
+                    await stack.enter_async_context(manager.run())
+                    self._managers[capability] = manager
+                started.set()
+                await stop.wait()
+        finally:
+            self._managers = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI endpoint of ``/mcp`` and ``/mcp/{capability}``."""
@@ -99,6 +127,10 @@ class McpFace:
                 {"code": "unavailable", "message": "The gateway is starting or stopping."},
                 status_code=503,
             )(scope, receive, send)
+            return
+        if scope["method"] == "GET":
+            # No server-initiated messages are ever sent: no standing SSE stream to hold open.
+            await Response(status_code=405, headers={"Allow": "POST, DELETE"})(scope, receive, send)
             return
         refused = await check_request(self.runtime, scope, self.metadata_url(capability))
         if refused is not None:
