@@ -34,12 +34,16 @@ class Gateway:
         rt: Runtime = self.app.state.runtime
         return rt
 
-    def token(self, client_id: str = "hermes", groups: tuple[str, ...] = ("agents",), **kw: Any) -> str:
+    def token(
+        self, client_id: str = "hermes", groups: tuple[str, ...] = ("agents",), **kw: Any
+    ) -> str:
         kw.setdefault("sub", f"sub-{client_id}")
         sub = kw.pop("sub")
         return self.issuer.mint(sub, client_id=client_id, groups=list(groups), **kw)
 
-    def auth(self, client_id: str = "hermes", groups: tuple[str, ...] = ("agents",), **kw: Any) -> dict[str, str]:
+    def auth(
+        self, client_id: str = "hermes", groups: tuple[str, ...] = ("agents",), **kw: Any
+    ) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(client_id, groups, **kw)}"}
 
     async def journal_records(self, kind: str | None = "call") -> list[dict[str, Any]]:
@@ -79,7 +83,9 @@ def make_gateway(tmp_path: Path, policy_dir: Path) -> Callable[..., Any]:
         issuer = DevIssuer.from_settings(settings.auth.dev)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver"
+            ) as client:
                 yield Gateway(app, client, settings, issuer, policy_dir)
 
     return factory

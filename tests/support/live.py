@@ -65,10 +65,14 @@ def start_gateway(tmp: Path, config: dict[str, Any], timeout: float = 20.0) -> L
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "serve"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    live = LiveGateway(proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}", config,
-                       tmp, log_path)
+    live = LiveGateway(
+        proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{ops_port}", config, tmp, log_path
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
