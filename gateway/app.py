@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import __version__
 from gateway.api import rest
+from gateway.api.mcp import mcp_lifespan, mount_mcp
 from gateway.api.openapi import build_openapi
 from gateway.api.wellknown import add_wellknown_routes
 from gateway.audit.journal import Journal
@@ -152,7 +153,10 @@ class Runtime:
         )
         if s.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")
-        self.policies.install_sighup(asyncio.get_running_loop())
+        try:
+            self.policies.install_sighup(asyncio.get_running_loop())
+        except (RuntimeError, ValueError):  # not the main thread (embedded servers, tests)
+            log.info("SIGHUP reload not installed: not running in the main thread")
         self.ready = True
         return self
 
@@ -202,7 +206,11 @@ def create_app(
             await runtime.__aexit__(None, None, None)
             raise
         try:
-            yield
+            if settings.mcp.enabled:
+                async with mcp_lifespan(app):
+                    yield
+            else:
+                yield
         finally:
             await runtime.__aexit__(None, None, None)
 
@@ -215,6 +223,8 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.runtime = runtime
+    if settings.mcp.enabled:
+        mount_mcp(app, runtime)
     app.include_router(rest.router)
     tools = [t for _, t in registry.all_tools()]
     rest.add_tool_routes(app, [t.name for t in tools])

@@ -84,7 +84,7 @@ class InsufficientScope(GatewayError):
 class Denied(GatewayError):
     status = 403
     code = "denied"
-    default_message = "This call is not permitted."
+    default_message = "not permitted"
 
 
 class NotFound(GatewayError):

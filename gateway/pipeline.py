@@ -114,7 +114,7 @@ class Pipeline:
     # -- listing -----------------------------------------------------------------------------
 
     def allowed_tools(
-        self, principal: Principal, now: datetime | None = None
+        self, principal: Principal, now: datetime | None = None, capability: str | None = None
     ) -> list[Tool[Any, Any]]:
         """Exactly the tools a call would be allowed for (same evaluator, args not yet known)."""
         policy_set = self.policies.current
@@ -123,6 +123,8 @@ class Pipeline:
         for name, info in self._tools.items():
             if info.capability.name not in self.resources:
                 continue  # not set up: off, whatever a policy says
+            if capability is not None and info.capability.name != capability:
+                continue
             req = CallRequest(principal, info.capability.name, name, None, moment)
             if evaluate(req, policy_set).allowed:
                 allowed.append(info.tool)
@@ -143,6 +145,7 @@ class Pipeline:
         face: str,
         principal: Principal | None = None,
         request_id: str | None = None,
+        capability: str | None = None,
     ) -> CallOutcome:
         """Run one call through every stage. Raises GatewayError after auditing it."""
         started = time.perf_counter()
@@ -155,7 +158,9 @@ class Pipeline:
         )
         try:
             with self.telemetry.span("labgate.call", tool=tool_name, face=face):
-                envelope = await self._run(record, headers, client_host, raw_args, principal)
+                envelope = await self._run(
+                    record, headers, client_host, raw_args, principal, capability
+                )
         except GatewayError as exc:
             record.error_code = record.error_code or exc.code
             if record.decision == "allow":
@@ -209,6 +214,7 @@ class Pipeline:
         client_host: str | None,
         raw_args: Any,
         principal: Principal | None,
+        only_capability: str | None,
     ) -> dict[str, Any]:
         # 1. authenticate
         if principal is None:
@@ -226,13 +232,22 @@ class Pipeline:
         record.policy_version = policy_set.version
         now = datetime.now(UTC)
         info = self._tools.get(record.tool or "")
-        if info is not None and info.capability.name not in self.resources:
-            info = None  # a capability that is not set up is off: same answer as unknown
+        if info is not None and (
+            info.capability.name not in self.resources
+            or (only_capability is not None and info.capability.name != only_capability)
+        ):
+            # Off (not set up), or served by another mount: the same answer as an unknown tool.
+            if only_capability is not None:
+                record.notes["mount"] = only_capability
+            info = None
         cap_name = info.capability.name if info else ""
         record.capability = cap_name or None
         first = evaluate(CallRequest(principal, cap_name, record.tool or "", None, now), policy_set)
         if not first.allowed:
-            raise self._deny(record, first)
+            denial = self._deny(record, first)
+            if info is None:  # not a tool here: say so in the audit log, never to the agent
+                record.reasons = [str(Reason.UNKNOWN_TOOL)]
+            raise denial
         assert info is not None  # an unknown tool is never allowed
 
         # 3. validate, then constrain arguments

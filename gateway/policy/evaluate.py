@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gateway.capability import Capability, Principal
+from gateway.errors import Denied
 from gateway.policy.loader import PolicySet
 from gateway.policy.model import ArgBound, Limits, ResultRule, Rule, When, Who
 from gateway.policy.reasons import Reason
@@ -40,7 +41,7 @@ __all__ = [
     "evaluate",
 ]
 
-NOT_PERMITTED = "not permitted"
+NOT_PERMITTED = Denied.default_message
 KILL_SWITCH_MESSAGE = "agent access is switched off"
 MAINTENANCE_MESSAGE = "the gateway is in maintenance; retry later"
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

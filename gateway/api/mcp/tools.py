@@ -11,7 +11,6 @@ same JSON in a text block.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,10 +26,8 @@ from starlette.requests import Request
 from gateway import __version__
 from gateway.api.export import export_tool
 from gateway.api.mcp.guard import PRINCIPAL_KEY
-from gateway.audit.record import AuditRecord
 from gateway.capability import Principal, Tool
-from gateway.errors import Denied, GatewayError, InvalidArguments, RateLimited
-from gateway.policy.reasons import Reason
+from gateway.errors import GatewayError, InvalidArguments, RateLimited
 
 if TYPE_CHECKING:
     from gateway.app import Runtime
@@ -114,7 +111,7 @@ class McpTools:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         _, principal = self._caller(ctx)
-        allowed = self.runtime.pipeline.allowed_tools(principal)
+        allowed = self.runtime.pipeline.allowed_tools(principal, capability=self.capability)
         return types.ListToolsResult(
             tools=[self._defs[t.name] for t in allowed if t.name in self._defs]
         )
@@ -125,8 +122,6 @@ class McpTools:
         request, principal = self._caller(ctx)
         rid = _request_id(request)
         try:
-            if params.name not in self._defs:
-                await self._refuse_outside_mount(principal, params.name, rid)
             outcome = await self.runtime.pipeline.call(
                 headers=request.headers,
                 client_host=request.client.host if request.client else None,
@@ -135,6 +130,7 @@ class McpTools:
                 face="mcp",
                 principal=principal,
                 request_id=rid,
+                capability=self.capability,
             )
         except GatewayError as exc:
             payload = error_payload(exc, rid)
@@ -145,30 +141,3 @@ class McpTools:
             content=[types.TextContent(text=_dumps(outcome.envelope))],
             structured_content=outcome.envelope,
         )
-
-    async def _refuse_outside_mount(self, principal: Principal, name: str, rid: str) -> None:
-        """A tool another mount serves (or none): denied like an unknown tool, and audited.
-
-        Only ``/mcp/<capability>`` gets here; ``/mcp`` knows every tool, and the pipeline
-        decides on those (an unknown name included).
-        """
-        started = time.perf_counter()
-        record = AuditRecord(
-            kind="call",
-            request_id=rid,
-            face="mcp",
-            tool=name[:64],
-            sub=principal.sub,
-            client_id=principal.client_id,
-            username=principal.username,
-            groups=list(principal.groups),
-            token_id=principal.token_id,
-            decision="deny",
-            reasons=[str(Reason.UNKNOWN_TOOL)],
-            policy_version=self.runtime.pipeline.policies.current.version,
-            error_code=Denied.code,
-            notes={"mount": self.capability},
-        )
-        record.latency_ms = (time.perf_counter() - started) * 1000
-        await self.runtime.pipeline._write(record)
-        raise Denied()

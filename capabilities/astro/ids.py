@@ -1,0 +1,90 @@
+"""Opaque session ids and page cursors: base64url of a small JSON, strictly re-validated.
+
+An id names (night, target); it grants nothing by itself: the tool checks the target
+against the policy scope again every time one comes back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from datetime import date, datetime
+from typing import Any
+
+from gateway.errors import InvalidArguments
+
+__all__ = ["SessionKey", "decode_cursor", "decode_session_id", "encode_cursor", "encode_session_id"]
+
+_B64 = re.compile(r"^[A-Za-z0-9_-]{4,512}$")
+SessionKey = tuple[date, str]
+
+
+def _encode(obj: dict[str, Any]) -> str:
+    raw = json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decode(token: str, what: str, keys: set[str]) -> dict[str, Any]:
+    bad = InvalidArguments(f"Invalid {what}; use one returned by astro_list_sessions.")
+    if not _B64.match(token):
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        obj = json.loads(raw.decode())
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise bad from None
+    if not isinstance(obj, dict) or set(obj) != keys or obj.get("v") != 1:
+        raise bad
+    return obj
+
+
+def _night(value: Any) -> date:
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError("night")
+    return date.fromisoformat(value)
+
+
+def _target(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 200:
+        raise ValueError("target")
+    return value
+
+
+def encode_session_id(night: date, target: str) -> str:
+    return _encode({"v": 1, "n": night.isoformat(), "t": target})
+
+
+def decode_session_id(token: str) -> SessionKey:
+    obj = _decode(token, "session_id", {"v", "n", "t"})
+    try:
+        return _night(obj["n"]), _target(obj["t"])
+    except ValueError:
+        raise InvalidArguments("Invalid session_id; use one from astro_list_sessions.") from None
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+
+def encode_cursor(key: tuple[date, datetime, str], fp: str) -> str:
+    night, first, target = key
+    return _encode(
+        {"v": 1, "n": night.isoformat(), "f": int(first.timestamp() * 1000), "t": target, "w": fp}
+    )
+
+
+def decode_cursor(token: str, fp: str) -> tuple[date, int, str]:
+    """Return (night, first frame ms, target) of the last session already returned."""
+    obj = _decode(token, "cursor", {"v", "n", "f", "t", "w"})
+    if obj["w"] != fp:
+        raise InvalidArguments("The cursor belongs to a different query; repeat its arguments.")
+    first = obj["f"]
+    if not isinstance(first, int) or isinstance(first, bool) or first < 0:
+        raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.")
+    try:
+        return _night(obj["n"]), first, _target(obj["t"])
+    except ValueError:
+        raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.") from None

@@ -1,0 +1,42 @@
+"""Session ids and cursors: round trips, and any other text is refused cleanly."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from capabilities.astro.ids import (
+    decode_cursor,
+    decode_session_id,
+    encode_cursor,
+    encode_session_id,
+)
+from gateway.errors import InvalidArguments
+
+
+@given(st.dates(min_value=date(2000, 1, 1)), st.text(min_size=1, max_size=200))
+def test_session_id_round_trip(night: date, target: str) -> None:
+    assert decode_session_id(encode_session_id(night, target)) == (night, target)
+
+
+@given(st.text(max_size=600))
+def test_any_text_is_a_session_id_or_invalid_arguments(token: str) -> None:
+    try:
+        night, target = decode_session_id(token)
+    except InvalidArguments as e:
+        assert "astro_list_sessions" in e.detail
+    else:
+        assert isinstance(night, date) and 1 <= len(target) <= 200
+
+
+def test_cursor_round_trip_and_fingerprint() -> None:
+    key = (date(2024, 8, 1), datetime(2024, 8, 1, 20, tzinfo=UTC), "M31")
+    token = encode_cursor(key, "abc")
+    assert decode_cursor(token, "abc") == (date(2024, 8, 1), 1722542400000, "M31")
+    with pytest.raises(InvalidArguments):
+        decode_cursor(token, "other")
+    with pytest.raises(InvalidArguments):
+        decode_cursor(encode_session_id(date(2024, 8, 1), "M31"), "abc")
