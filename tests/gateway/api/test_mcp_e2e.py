@@ -37,7 +37,6 @@ from gateway.registry import Registry
 from gateway.settings import load_settings
 from tests.support import testcap
 from tests.support.oidc import OidcProvider
-from tests.support.oidc import oidc_provider as oidc_provider  # the fixture, until registered
 
 FIXTURE_POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
 MCPJS = Path(__file__).resolve().parents[2] / "support" / "mcpjs"

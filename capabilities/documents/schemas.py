@@ -1,0 +1,189 @@
+"""Config, policy scope, tool arguments and tool outputs of the documents capability.
+
+Everything the agent or the operator writes is validated here (``extra="forbid"``); what
+paperless answers is parsed separately, in ``wire.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.capability import UntrustedText
+
+__all__ = [
+    "Document",
+    "DocumentsConfig",
+    "DocumentsScope",
+    "GetArgs",
+    "ListTagsArgs",
+    "SearchArgs",
+    "SearchHit",
+    "SearchResult",
+    "TagItem",
+    "TagList",
+]
+
+MIN_DATE = dt.date(1900, 1, 1)
+MAX_DATE = dt.date(2999, 12, 31)
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Names = Annotated[list[Name], Field(max_length=50)]
+
+
+class DocumentsConfig(BaseModel):
+    """The ``documents`` section of the gateway settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upstream: str = Field(
+        "paperless", min_length=1, max_length=64, description="Name of the upstream entry."
+    )
+    max_content_chars: int = Field(
+        4000, ge=100, le=45000, description="Ceiling on text returned by documents_get."
+    )
+    snippet_chars: int = Field(300, ge=40, le=1000, description="Ceiling on one search snippet.")
+    max_query_words: int = Field(10, ge=1, le=32, description="Words allowed in one query.")
+    name_cache_ttl_seconds: int = Field(
+        300, ge=0, le=86400, description="How long tag/correspondent/type ids are cached."
+    )
+    require_scope: bool = Field(
+        True, description="Refuse calls whose matching policy rule sets no scope."
+    )
+
+
+class DocumentsScope(BaseModel):
+    """The policy ``scope`` block: the slice of the archive a rule opens.
+
+    Names are resolved to ids through the paperless API; a name that cannot be resolved
+    makes every call fail closed. An empty scope opens everything the gateway's own
+    paperless user can see.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    tags_all: Names = Field(default_factory=list, description="Documents must carry all of these.")
+    tags_any: Names = Field(
+        default_factory=list, description="Documents must carry at least one of these."
+    )
+    tags_none: Names = Field(
+        default_factory=list, description="Documents must carry none of these."
+    )
+    correspondents: Names | None = Field(
+        None, description="Allow-list of correspondent names; unset: any (or none)."
+    )
+    document_types: Names | None = Field(
+        None, description="Allow-list of document type names; unset: any (or none)."
+    )
+    created_from: dt.date | None = Field(None, description="Earliest creation date (inclusive).")
+    created_to: dt.date | None = Field(None, description="Latest creation date (inclusive).")
+    max_content_chars: int | None = Field(
+        None, ge=0, le=45000, description="Ceiling on text returned by documents_get."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DocumentsScope:
+        required = {n.casefold() for n in self.tags_all}
+        if required & {n.casefold() for n in self.tags_none}:
+            raise ValueError("a tag cannot be both required (tags_all) and forbidden (tags_none)")
+        if self.created_from and self.created_to and self.created_from > self.created_to:
+            raise ValueError("created_from is after created_to")
+        return self
+
+
+class SearchArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Plain words to look for in titles and text; all must match. "
+        "Query syntax (field:value, quotes, wildcards, AND/OR) is ignored.",
+    )
+    tags: list[Name] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Only documents carrying all these tags (names from documents_list_tags).",
+    )
+    correspondent: Name | None = Field(None, description="Only documents from this correspondent.")
+    document_type: Name | None = Field(None, description="Only documents of this type.")
+    created_after: dt.date | None = Field(
+        None,
+        ge=MIN_DATE,
+        le=MAX_DATE,
+        description="Only documents created after this date (YYYY-MM-DD).",
+    )
+    created_before: dt.date | None = Field(
+        None,
+        ge=MIN_DATE,
+        le=MAX_DATE,
+        description="Only documents created before this date (YYYY-MM-DD).",
+    )
+    page_size: int = Field(10, ge=1, le=25, description="Hits per page.")
+    cursor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=400,
+        description="next_cursor of a previous call with the same arguments, for the next page.",
+    )
+
+
+class GetArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_id: int = Field(ge=1, le=2_147_483_647, description="Id of a document from a search.")
+
+
+class ListTagsArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SearchHit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(description="Document id, for documents_get.")
+    title: UntrustedText
+    created: dt.date
+    correspondent: UntrustedText | None = None
+    document_type: UntrustedText | None = None
+    tags: list[UntrustedText] = Field(default_factory=list)
+    snippet: UntrustedText = Field("", description="Text around the match, plain text.")
+    score: float = Field(ge=0, le=1, description="Relevance relative to the best hit (1.0).")
+    rank: int = Field(ge=1, description="1-based position in the whole result list.")
+
+
+class SearchResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SearchHit]
+    next_cursor: str | None = None
+    partial: bool = False
+
+
+class Document(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    title: UntrustedText
+    created: dt.date
+    correspondent: UntrustedText | None = None
+    document_type: UntrustedText | None = None
+    tags: list[UntrustedText] = Field(default_factory=list)
+    page_count: int | None = None
+    mime_type: str | None = None
+    content: UntrustedText = Field(description="Extracted text, truncated to the policy's limit.")
+    content_chars: int = Field(ge=0, description="Length of the full text in characters.")
+    content_truncated: bool = False
+
+
+class TagItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: UntrustedText
+
+
+class TagList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[TagItem]
