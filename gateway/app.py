@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
@@ -59,7 +60,13 @@ def validate_capability_configs(settings: Settings, registry: Registry) -> dict[
 class Runtime:
     """Everything one gateway process owns, opened and closed as a unit."""
 
-    def __init__(self, settings: Settings, registry: Registry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.clock = clock
         self.settings = settings
         self.registry = registry
         self.configs = validate_capability_configs(settings, registry)
@@ -142,6 +149,7 @@ class Runtime:
             telemetry=self.telemetry,
             resources=self._resources,
             configs=self.configs,
+            clock=self.clock,
         )
         await sink.write(
             AuditRecord(
@@ -192,10 +200,15 @@ class Runtime:
 
 
 def create_app(
-    settings: Settings, *, registry: Registry | None = None, extra: list[Capability] | None = None
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    extra: list[Capability] | None = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
+    """The agent-facing app. ``clock`` fixes the wall clock policies see (tests)."""
     registry = registry or load_registry(settings.extra_capabilities, include=extra or ())
-    runtime = Runtime(settings, registry)
+    runtime = Runtime(settings, registry, clock) if clock else Runtime(settings, registry)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -96,6 +96,7 @@ class Pipeline:
         telemetry: Telemetry,
         resources: Mapping[str, Resources],
         configs: Mapping[str, BaseModel],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -104,6 +105,8 @@ class Pipeline:
         self.telemetry = telemetry
         self.resources = resources
         self.configs = configs
+        #: Wall clock for policy decisions (``when`` windows) and tool contexts.
+        self.clock = clock
         self.limiter = Limiter()
         self.cache: ResultCache[tuple[dict[str, Any], bool, str]] = ResultCache()
         self._tools = {
@@ -118,7 +121,7 @@ class Pipeline:
     ) -> list[Tool[Any, Any]]:
         """Exactly the tools a call would be allowed for (same evaluator, args not yet known)."""
         policy_set = self.policies.current
-        moment = now or datetime.now(UTC)
+        moment = now or self.clock()
         allowed = []
         for name, info in self._tools.items():
             if info.capability.name not in self.resources:
@@ -230,7 +233,7 @@ class Pipeline:
         # 2. decide on the tool (arguments not yet trusted)
         policy_set = self.policies.current
         record.policy_version = policy_set.version
-        now = datetime.now(UTC)
+        now = self.clock()
         info = self._tools.get(record.tool or "")
         if info is not None and (
             info.capability.name not in self.resources

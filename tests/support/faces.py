@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from gateway.settings import load_settings
 MODERN = "2026-07-28"
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 VOLATILE = ("request_id", "retrieved_at")
+#: The wall clock policies see in these tests: outside every shipped night-time deny rule.
+NOON = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @dataclass
@@ -102,7 +105,7 @@ async def faces(
         **settings,
     }
     s = load_settings(None, **values)
-    app = create_app(s, registry=Registry([capability]))
+    app = create_app(s, registry=Registry([capability]), clock=lambda: NOON)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as c:
