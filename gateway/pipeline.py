@@ -161,9 +161,23 @@ class Pipeline:
         )
         try:
             with self.telemetry.span("labgate.call", tool=tool_name, face=face):
-                envelope = await self._run(
-                    record, headers, client_host, raw_args, principal, capability
-                )
+                try:
+                    envelope = await self._run(
+                        record, headers, client_host, raw_args, principal, capability
+                    )
+                except (GatewayError, asyncio.CancelledError):
+                    raise
+                except Exception as exc:  # a defect here must still deny, audited
+                    log.exception("pipeline failure: %s", type(exc).__name__)
+                    raise GatewayError(internal=type(exc).__name__) from None
+        except asyncio.CancelledError:
+            # The caller went away (client disconnect, shutdown): the attempt is still audited.
+            record.error_code = "cancelled"
+            if record.decision == "allow":
+                record.decision = "error"
+            record.latency_ms = (time.perf_counter() - started) * 1000
+            await asyncio.shield(self._write_quietly(record))
+            raise
         except GatewayError as exc:
             record.error_code = record.error_code or exc.code
             if record.decision == "allow":
@@ -189,6 +203,12 @@ class Pipeline:
                 self.telemetry.record_denial(tool, reason)
             if Reason.RATE_LIMITED in record.reasons:
                 self.telemetry.record_rate_limited(tool)
+
+    async def _write_quietly(self, record: AuditRecord) -> None:
+        try:
+            await self._write(record)
+        except AuditUnavailable:
+            log.error("audit record of a cancelled call could not be written")
 
     async def _write(self, record: AuditRecord) -> None:
         try:
