@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from gateway.capability import Capability, Resources, SetupContext
 from gateway.errors import ConfigError, PolicyError
 from gateway.pipeline import Pipeline
 from gateway.policy.store import PolicyStore, ReloadEvent
-from gateway.registry import Registry, load_registry
+from gateway.registry import Registry, load_registry, registry_for
 from gateway.settings import Settings
 from gateway.telemetry import Telemetry
 from gateway.upstream import Upstreams
@@ -110,6 +111,29 @@ class Runtime:
         if self._pipeline is not None:
             self.spawn(self._audit_reload(record), "audit-reload")
 
+    def reload_all(self) -> None:
+        """SIGHUP: reload the policy set and every reloadable tool source."""
+        if self.policies is not None:
+            self.policies.reload("sighup")
+        for source in self.registry.reloadable:
+            source.reload()
+
+    def _on_tools_reload(self, event: Any) -> None:
+        ok = bool(getattr(event, "ok", False))
+        error = getattr(event, "error", None)
+        self.telemetry.record_policy_reload("ok" if ok else "failed")
+        record = AuditRecord(
+            kind="policy_reload",
+            decision="ok" if ok else "failed",
+            policy_version=self.policies.current.version if self.policies else None,
+            reasons=[] if ok else ["policy-error"],
+            notes={"source": "declarative", **({"error": error} if error else {})},
+        )
+        if not ok:
+            log.error("declarative tools reload refused, last good set kept: %s", error)
+        if self._pipeline is not None:
+            self.spawn(self._audit_reload(record), "audit-reload")
+
     async def _audit_reload(self, record: AuditRecord) -> None:
         try:
             await self.pipeline.audit.write(record)
@@ -159,10 +183,14 @@ class Runtime:
                 notes={"trigger": "start"},
             )
         )
+        for source in self.registry.reloadable:
+            source.listen(self._on_tools_reload)
         if s.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")
+            for source in self.registry.reloadable:
+                self.spawn(source.watch(), "tools-watch")
         try:
-            self.policies.install_sighup(asyncio.get_running_loop())
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_all)
         except (RuntimeError, ValueError):  # not the main thread (embedded servers, tests)
             log.info("SIGHUP reload not installed: not running in the main thread")
         self.ready = True
@@ -207,7 +235,9 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """The agent-facing app. ``clock`` fixes the wall clock policies see (tests)."""
-    registry = registry or load_registry(settings.extra_capabilities, include=extra or ())
+    if registry is None:
+        registry = load_registry(settings.extra_capabilities, include=extra) if extra else None
+    registry = registry or registry_for(settings)
     runtime = Runtime(settings, registry, clock) if clock else Runtime(settings, registry)
 
     @asynccontextmanager

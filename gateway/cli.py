@@ -32,9 +32,9 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
 
 
 def _registry(settings: Any) -> Any:
-    from gateway.registry import load_registry
+    from gateway.registry import registry_for
 
-    return load_registry(settings.extra_capabilities)
+    return registry_for(settings)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

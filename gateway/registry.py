@@ -8,26 +8,54 @@ it on: a capability without a policy file has no tool anyone can list or call.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.capability import Capability, Tool
 from gateway.errors import ConfigError
 
-__all__ = ["BUILTIN", "Registry", "builtin_capabilities", "load_registry"]
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+__all__ = [
+    "BUILTIN",
+    "Registry",
+    "Reloadable",
+    "builtin_capabilities",
+    "load_registry",
+    "registry_for",
+]
 
 #: Built-in capability modules, in the order tools are listed.
 BUILTIN: tuple[str, ...] = (
     "capabilities.astro",
     "capabilities.health",
     "capabilities.documents",
+    "capabilities.declarative",
 )
+
+
+class Reloadable(Protocol):
+    """A capability whose definitions live in operator files (declarative tools)."""
+
+    last_error: str | None
+
+    def reload(self) -> Any: ...
+
+    async def watch(self) -> None: ...
+
+    def listen(self, on_reload: Callable[[Any], None]) -> None: ...
 
 
 class Registry(Mapping[str, Capability]):
     """Capabilities by name, with a tool-name index."""
 
-    def __init__(self, capabilities: Iterable[Capability]) -> None:
+    def __init__(
+        self, capabilities: Iterable[Capability], reloadable: Iterable[Reloadable] = ()
+    ) -> None:
+        #: Sources of tool definitions that reload like policies (all-or-nothing).
+        self.reloadable = list(reloadable)
         self._caps: dict[str, Capability] = {}
         self._tools: dict[str, tuple[Capability, Tool[Any, Any]]] = {}
         for cap in capabilities:
@@ -73,6 +101,45 @@ def builtin_capabilities() -> list[Capability]:
     return [_load(m) for m in BUILTIN]
 
 
-def load_registry(extra: Iterable[str] = (), *, include: Iterable[Capability] = ()) -> Registry:
-    """The built-ins, then ``include`` (tests, declarative), then the named extras."""
-    return Registry([*builtin_capabilities(), *include, *(_load(s) for s in extra)])
+def _declarative(directory: Path, upstream_names: Iterable[str]) -> tuple[Capability, Reloadable]:
+    """The operator's own declarative tool directory, loaded all-or-nothing."""
+    from capabilities.declarative import DeclarativeError, DeclarativeStore
+
+    try:
+        store = DeclarativeStore(directory, set(upstream_names))
+        return store.capability, store
+    except DeclarativeError as exc:
+        key = "capabilities.declarative.directory"
+        raise ConfigError(f"declarative tools not loadable: {exc}", key=key) from None
+
+
+def load_registry(
+    extra: Iterable[str] = (),
+    *,
+    include: Iterable[Capability] = (),
+    declarative_dir: Path | None = None,
+    upstream_names: Iterable[str] = (),
+) -> Registry:
+    """The built-ins, then ``include`` (tests), then the named extras.
+
+    With ``declarative_dir`` the declarative capability is built from the operator's directory
+    (and reloads) instead of the shipped examples.
+    """
+    caps = builtin_capabilities()
+    reloadable: list[Reloadable] = []
+    if declarative_dir is not None:
+        own, store = _declarative(declarative_dir, upstream_names)
+        caps = [own if c.name == own.name else c for c in caps]
+        reloadable.append(store)
+    return Registry([*caps, *include, *(_load(s) for s in extra)], reloadable)
+
+
+def registry_for(settings: Settings) -> Registry:
+    """The registry a deployment's settings describe."""
+    section = settings.capabilities.get("declarative", {})
+    directory = section.get("directory") if isinstance(section, dict) else None
+    return load_registry(
+        settings.extra_capabilities,
+        declarative_dir=Path(directory) if directory else None,
+        upstream_names=settings.upstreams,
+    )

@@ -33,6 +33,9 @@ async def readiness(rt: Runtime) -> tuple[bool, dict[str, Any]]:
         }
         # The last good set stays in force, but an operator must see the refused edit.
         ok = ok and store.last_error is None
+    for source in rt.registry.reloadable:
+        checks.setdefault("tools", []).append({"last_error": source.last_error})
+        ok = ok and source.last_error is None
     if rt.journal is not None:
         writable = await rt.journal.check()
         checks["journal"] = {"writable": writable}
