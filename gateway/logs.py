@@ -34,5 +34,12 @@ def configure_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # Audit lines are complete JSON objects already (gateway.audit.log): written as they are.
+    audit = logging.getLogger("labgate.audit")
+    raw = logging.StreamHandler(sys.stderr)
+    raw.setFormatter(logging.Formatter("%(message)s"))
+    audit.handlers[:] = [raw]
+    audit.propagate = False
+    audit.setLevel(logging.INFO)
     for noisy in ("uvicorn.access", "httpx", "httpcore"):  # httpx logs full URLs at INFO
         logging.getLogger(noisy).setLevel(logging.WARNING)
