@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 
 __all__ = ["JsonFormatter", "configure_logging"]
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with ANSI colour codes
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -157,10 +157,10 @@ class Pipeline:
             request_id=request_id or uuid.uuid4().hex,
             face=face,
             tool=tool_name[:64],
-            trace_id=current_trace_id(),
         )
         try:
             with self.telemetry.span("labgate.call", tool=tool_name, face=face):
+                record.trace_id = current_trace_id()
                 try:
                     envelope = await self._run(
                         record, headers, client_host, raw_args, principal, capability

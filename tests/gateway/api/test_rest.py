@@ -78,6 +78,7 @@ async def test_call_returns_envelope_and_audits_with_redaction(gw: Gateway) -> N
     assert rec["rule_id"] == "hermes-basic"
     assert rec["arguments"] == {"text": "[redacted]", "count": 2}
     assert rec["request_id"] == body["request_id"]
+    assert rec["trace_id"] and len(rec["trace_id"]) == 32  # the OTel trace of the call
     assert rec["client_id"] == "hermes" and rec["sub"] == "sub-hermes"
     assert rec["policy_version"] == gw.runtime.policies.current.version  # type: ignore[union-attr]
 
