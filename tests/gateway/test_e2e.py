@@ -35,7 +35,9 @@ def _config(tmp: Path) -> dict[str, Any]:
 
 
 def _token(tmp: Path, client_id: str = "hermes") -> dict[str, str]:
-    settings = load_settings(None, auth={"mode": "dev", "dev": {"key_file": str(tmp / "dev-key.pem")}})
+    settings = load_settings(
+        None, auth={"mode": "dev", "dev": {"key_file": str(tmp / "dev-key.pem")}}
+    )
     issuer = DevIssuer.from_settings(settings.auth.dev)
     return {"Authorization": "Bearer " + issuer.mint("e2e", client_id=client_id, groups=["agents"])}
 
@@ -65,7 +67,9 @@ def test_serves_calls_reloads_and_reports(tmp_path: Path) -> None:
 
         # A kill-switch edit denies the next call within 1 s (file watcher).
         global_policy = Path(config["policy_dir"]) / "gateway.yaml"
-        global_policy.write_text(global_policy.read_text().replace("kill_switch: false", "kill_switch: true"))
+        global_policy.write_text(
+            global_policy.read_text().replace("kill_switch: false", "kill_switch: true")
+        )
         started = time.monotonic()
         while time.monotonic() - started < 3:
             r = httpx.post(live.base + "/v1/tools/testcap_echo", json={"text": "hi"}, headers=auth)
@@ -77,7 +81,9 @@ def test_serves_calls_reloads_and_reports(tmp_path: Path) -> None:
         assert elapsed < 1.0, f"kill switch took {elapsed:.2f} s"
 
         # An invalid edit is refused, shown in /readyz, and the last good set stays (SIGHUP path).
-        (Path(config["policy_dir"]) / "testcap.yaml").write_text("capability: testcap\nrules: [oops\n")
+        (Path(config["policy_dir"]) / "testcap.yaml").write_text(
+            "capability: testcap\nrules: [oops\n"
+        )
         live.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
@@ -129,7 +135,11 @@ def _serve_exit(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedP
     env = {**os.environ, "LABGATE_CONFIG": str(cfg), "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "gateway.cli", "serve"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=30,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
 
 

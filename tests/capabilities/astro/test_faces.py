@@ -19,7 +19,9 @@ async def test_every_face_under_policy(tmp_path: Path, seeded_influx: InfluxServ
     secret = tmp_path / "influx-password"
     secret.write_text(password)
     config["upstreams"]["influxdb"]["auth"] = {
-        "scheme": "basic", "username": user, "secret_file": str(secret),
+        "scheme": "basic",
+        "username": user,
+        "secret_file": str(secret),
     }
     async with faces(tmp_path, CAPABILITY, ["astro.yaml"], **config) as f:
         hermes = f.token()

@@ -28,8 +28,15 @@ async def test_every_face_under_policy(tmp_path: Path, paperless_fake: RunningFa
         assert "items[].snippet" in rest["untrusted"]
         for item in rest["result"]["items"]:
             assert set(item) <= {
-                "id", "title", "created", "correspondent", "document_type", "tags", "snippet",
-                "score", "rank",
+                "id",
+                "title",
+                "created",
+                "correspondent",
+                "document_type",
+                "tags",
+                "snippet",
+                "score",
+                "rank",
             }
             assert "medical" not in item["tags"] and "finance" not in item["tags"]
 

@@ -45,6 +45,9 @@ async def test_every_face_under_policy(tmp_path: Path, version: str) -> None:
 
             faces_seen = [(rec["face"], rec["decision"]) for rec in f.records()]
             assert faces_seen == [
-                ("rest", "allow"), ("mcp", "allow"), ("rest", "allow"),
-                ("rest", "deny"), ("mcp", "deny"),
+                ("rest", "allow"),
+                ("mcp", "allow"),
+                ("rest", "allow"),
+                ("rest", "deny"),
+                ("mcp", "deny"),
             ]

@@ -47,7 +47,9 @@ async def oidc_gw(
         yield gw, store
 
 
-async def test_real_token_is_accepted(oidc_gw: tuple[Gateway, CountingStore], oidc_provider: OidcProvider) -> None:
+async def test_real_token_is_accepted(
+    oidc_gw: tuple[Gateway, CountingStore], oidc_provider: OidcProvider
+) -> None:
     gw, _ = oidc_gw
     token = oidc_provider.token("hermes")
     r = await gw.client.post(
@@ -87,7 +89,11 @@ async def test_forged_tokens_get_401_and_no_policy_is_evaluated(
     cases = forged_tokens(ctx)
     assert len(cases) >= 25
     for case in cases:
-        headers = {} if case.authorization_header is None else {"Authorization": case.authorization_header}
+        headers = (
+            {}
+            if case.authorization_header is None
+            else {"Authorization": case.authorization_header}
+        )
         r = await gw.client.post("/v1/tools/testcap_echo", json={"text": "hi"}, headers=headers)
         assert r.status_code == 401, case.name
         assert r.json()["code"] == "unauthenticated", case.name

@@ -136,7 +136,7 @@ def live(oidc_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) 
     }
     (tmp / "gateway.json").write_text(json.dumps(spec))
     # The child gets its settings from the file only, never from a LABGATE_* variable.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABGATE_")}  # noqa: TID251
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABGATE_")}
     code = f"from {__name__} import serve; serve({str(tmp / 'gateway.json')!r})"
     with (tmp / "gateway.log").open("wb") as log:
         process = subprocess.Popen(

@@ -98,13 +98,9 @@ async def test_invalid_arguments_never_echo_input(gw: Gateway) -> None:
     assert r.status_code == 422
     assert r.json()["code"] == "invalid_arguments"
     assert "leak" not in r.text
-    r = await gw.client.post(
-        "/v1/tools/testcap_echo", content=b"{not json", headers=gw.auth()
-    )
+    r = await gw.client.post("/v1/tools/testcap_echo", content=b"{not json", headers=gw.auth())
     assert r.status_code == 422
-    r = await gw.client.post(
-        "/v1/tools/testcap_echo", content=b"x" * 70_000, headers=gw.auth()
-    )
+    r = await gw.client.post("/v1/tools/testcap_echo", content=b"x" * 70_000, headers=gw.auth())
     assert r.status_code == 422
     assert len(await gw.journal_records()) == 3  # every attempt audited
 
@@ -144,7 +140,11 @@ async def test_upstream_failure_is_typed_and_safe(gw: Gateway) -> None:
     r = await call(gw, "testcap_fail", {"kind": "notfound"})
     assert r.status_code == 404
     recs = await gw.journal_records()
-    assert [x["error_code"] for x in recs] == ["upstream_unavailable", "internal_error", "not_found"]
+    assert [x["error_code"] for x in recs] == [
+        "upstream_unavailable",
+        "internal_error",
+        "not_found",
+    ]
     assert recs[0]["upstream"] == "memory"
 
 
@@ -189,7 +189,9 @@ async def test_kill_switch_and_maintenance(gw: Gateway) -> None:
     assert r.status_code == 503 and r.json()["code"] == "unavailable"
     listed = await gw.client.get("/v1/tools", headers=gw.auth())
     assert listed.json()["tools"] == []
-    path.write_text(original.replace("maintenance: {enabled: false}", "maintenance: {enabled: true}"))
+    path.write_text(
+        original.replace("maintenance: {enabled: false}", "maintenance: {enabled: true}")
+    )
     assert store.reload().ok
     r = await call(gw, "testcap_echo", {"text": "x"})
     assert r.status_code == 503
@@ -203,7 +205,9 @@ async def test_invalid_policy_edit_keeps_last_good_set(gw: Gateway) -> None:
     store = gw.runtime.policies
     assert store is not None
     before = store.current.version
-    (gw.policy_dir / "testcap.yaml").write_text("capability: testcap\nrules:\n  - id: x\n    tools: [nope]\n")
+    (gw.policy_dir / "testcap.yaml").write_text(
+        "capability: testcap\nrules:\n  - id: x\n    tools: [nope]\n"
+    )
     event = store.reload()
     assert not event.ok and "testcap.yaml:" in (event.error or "")
     assert store.current.version == before
