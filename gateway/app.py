@@ -150,7 +150,9 @@ class Runtime:
         await self.journal.open()
         sink = AuditSink(self.journal)
         if s.postgres is not None:
-            self.shipper = PostgresSink(s.postgres.resolved_dsn(), self.journal)
+            self.shipper = PostgresSink(
+                s.postgres.resolved_dsn(), self.journal, batch_size=s.postgres.batch_size
+            )
             await self.shipper.start()
             shipper = self.shipper
             self.telemetry.set_audit_lag_source(lambda: shipper.lag)

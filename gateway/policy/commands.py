@@ -79,7 +79,7 @@ def explain(
     principal = principal_from_claims(claims)
     capability = capability_for_tool(tool, capabilities)
     req = CallRequest(principal, capability, tool, args, now)
-    decision = evaluate(req, ps)
+    decision = evaluate(req, ps, explain=True)
     print(f"policy {ps.version}", file=out)
     print(
         f"request: {capability}/{tool} sub={principal.sub} client={principal.client_id} "

@@ -221,9 +221,14 @@ def _allow(rule: Rule, req: CallRequest, ps: PolicySet, t: _Trace) -> Decision:
     )
 
 
-def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace) -> Decision:
+def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Decision:
     policy = ps.capabilities.get(req.capability)
-    if policy is not None:
+    indexed = None
+    if policy is not None and not explain:
+        indexed = ps.index.get(req.capability, {}).get(req.tool)
+    if indexed is not None:
+        t.redact = indexed.redact
+    elif policy is not None:
         names = {n for r in policy.rules if r.applies_to(req.tool) for n in r.redact or ()}
         t.redact = tuple(sorted(names))
     g = ps.global_policy
@@ -241,11 +246,20 @@ def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace) -> Decision:
     if req.tool not in ps.tools.get(req.capability, ()):
         t.lines.append(f"tool {req.tool} is not a tool of {req.capability}")
         return t.deny((Reason.UNKNOWN_TOOL,))
-    for rule in policy.rules:
+    rules = policy.rules
+    if indexed is not None:
+        positions = indexed.candidates(req.principal.client_id)
+        if len(positions) < indexed.total:
+            t.lines.append(
+                f"{indexed.total - len(positions)} rule(s) skipped: tool not listed "
+                "or who.clients does not match"
+            )
+            rules = [policy.rules[i] for i in positions]
+    for rule in rules:
         if rule.effect == "deny" and _match(rule, req, t)[0]:
             return t.deny((Reason.DENY_RULE,), rule_id=rule.id)
     outside = False
-    for rule in policy.rules:
+    for rule in rules:
         if rule.effect == "allow":
             matched, only_when = _match(rule, req, t)
             if matched:
@@ -257,11 +271,15 @@ def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace) -> Decision:
     return t.deny((Reason.DEFAULT_DENY,))
 
 
-def evaluate(req: CallRequest, policy_set: PolicySet) -> Decision:
-    """Decide one call (or, with ``args=None``, whether a tool is listed)."""
+def evaluate(req: CallRequest, policy_set: PolicySet, *, explain: bool = False) -> Decision:
+    """Decide one call (or, with ``args=None``, whether a tool is listed).
+
+    Calls look only at the rules the per-tool index says may match; ``explain=True`` walks
+    and traces every rule (``policy explain``). The decision is the same either way.
+    """
     t = _Trace(str(getattr(policy_set, "version", "unknown")))
     try:
-        return _evaluate(req, policy_set, t)
+        return _evaluate(req, policy_set, t, explain)
     except Exception as exc:
         t.lines.append(f"evaluation failed: {type(exc).__name__}")
         return t.deny((Reason.POLICY_ERROR,))

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.capability import Capability
 from gateway.errors import PolicyError
 from gateway.policy.bind import bind_policy
+from gateway.policy.index import ToolRules, build_index
 from gateway.policy.model import CapabilityPolicy, GlobalPolicy
 from gateway.policy.version import policy_version
 from gateway.policy.yamlsrc import YamlDoc, parse_yaml, pydantic_problems
@@ -58,6 +59,8 @@ class PolicySet:
     scopes: Mapping[str, Mapping[str, BaseModel]] = field(default_factory=dict)
     #: Argument defaults: capability -> tool -> argument -> default (bounds apply to them).
     arg_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
+    #: capability -> tool -> the rules that may apply (see gateway/policy/index.py).
+    index: Mapping[str, Mapping[str, ToolRules]] = field(default_factory=dict)
 
 
 def policy_files(path: Path) -> list[Path]:
@@ -141,6 +144,12 @@ def _load(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
         tools=_frozen({n: tuple(t.name for t in capabilities[n].tools) for n in policies}),
         scopes=_frozen(scopes),
         arg_defaults=_frozen({n: _frozen(_defaults(capabilities[n])) for n in policies}),
+        index=_frozen(
+            {
+                n: build_index(p, (t.name for t in capabilities[n].tools))
+                for n, p in policies.items()
+            }
+        ),
     )
 
 

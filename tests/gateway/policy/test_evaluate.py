@@ -91,7 +91,9 @@ def test_redaction_applies_to_denied_calls_too(base: PolicySet) -> None:
 
 
 def test_trace_names_every_rule_considered(base: PolicySet) -> None:
-    d = _call(base, HERMES, "demo_echo", {"count": 50})
+    req = CallRequest(HERMES, "demo", "demo_echo", {"count": 50}, NOON_PARIS)
+    d = evaluate(req, base, explain=True)
+    assert evaluate(req, base).reasons == d.reasons  # the index never changes a decision
     text = "\n".join(d.trace)
     for rule_id in ("block-mallory", "no-list-at-night", "hermes-echo"):
         assert f"rule {rule_id}" in text
@@ -194,3 +196,29 @@ def test_tool_list_examples(base: PolicySet) -> None:
     night = datetime(2025, 1, 6, 23, 0, tzinfo=UTC)
     assert allowed_tools(HERMES, base, night, caps) == [("demo", "demo_echo")]
     assert allowed_tools(MALLORY, base, NOON_PARIS, caps) == []
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CLIENTS, USERS, GROUPS, TIMES, st.booleans())
+def test_the_rule_index_never_changes_a_decision(
+    base: PolicySet,
+    client: str | None,
+    user: str | None,
+    groups: list[str],
+    now: datetime,
+    with_args: bool,
+) -> None:
+    """The fast path (per-tool index) and the full walk (explain) decide alike, always."""
+    principal = Principal(sub="p", client_id=client, username=user, groups=tuple(groups))
+    for cap_name, cap in registry().items():
+        for t in cap.tools:
+            args = IN_BOUNDS.get(t.name, {}) if with_args else None
+            req = CallRequest(principal, cap_name, t.name, args, now)
+            fast, full = evaluate(req, base), evaluate(req, base, explain=True)
+            assert (fast.allowed, fast.reasons, fast.rule_id, fast.redact) == (
+                full.allowed,
+                full.reasons,
+                full.rule_id,
+                full.redact,
+            )
+            assert fast.obligations == full.obligations
