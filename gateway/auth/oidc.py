@@ -7,6 +7,7 @@ by the dev issuer. It owns the HTTP client it was built with and closes it in ``
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 
 import httpx
@@ -24,6 +25,10 @@ from gateway.errors import ConfigError
 __all__ = ["MIN_HMAC_SECRET_BYTES", "BearerAuthenticator", "HttpClientFactory", "build_oidc"]
 
 HttpClientFactory = Callable[[], httpx.AsyncClient]
+#: A successfully verified token is remembered this long (never past its ``exp``), so a busy
+#: agent does not pay a signature check per call. Entries: bounded, least recently used first.
+VERIFIED_CACHE_SECONDS = 60.0
+VERIFIED_CACHE_ENTRIES = 4096
 MIN_HMAC_SECRET_BYTES = 32
 
 
@@ -38,6 +43,8 @@ class BearerAuthenticator:
         introspector: Introspector | None = None,
         jwks: RemoteJwks | None = None,
         client: httpx.AsyncClient | None = None,
+        cache_seconds: float = VERIFIED_CACHE_SECONDS,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._verifier = verifier
         self._issuer = issuer
@@ -46,6 +53,10 @@ class BearerAuthenticator:
         self._introspector = introspector
         self.jwks = jwks
         self._client = client
+        self._wall = wall_clock
+        self._cache_seconds = cache_seconds
+        #: token -> (principal, exp, key ring it was verified with, cached until)
+        self._verified: OrderedDict[str, tuple[Principal, float, object, float]] = OrderedDict()
 
     async def start(self) -> None:
         if self.jwks is not None:
@@ -57,12 +68,44 @@ class BearerAuthenticator:
 
     async def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
         token = bearer_token(headers, self._max_token_bytes)
-        claims = await self._verifier.verify(token)
-        principal = principal_from_claims(claims, self._issuer)
-        check_required_groups(principal, self._required_groups)
+        principal = self._cached(token)
+        if principal is None:
+            claims = await self._verifier.verify(token)
+            principal = principal_from_claims(claims, self._issuer)
+            check_required_groups(principal, self._required_groups)
+            self._remember(token, principal, claims.get("exp"))
         if self._introspector is not None:
-            await self._introspector.check(token)
+            await self._introspector.check(token)  # revocation: asked every time (own cache)
         return principal
+
+    def _ring(self) -> object:
+        return self.jwks.ring if self.jwks is not None else None
+
+    def _cached(self, token: str) -> Principal | None:
+        """A principal verified from these exact bytes a moment ago, still unexpired, under
+        the same key set (a JWKS refetch, e.g. a key rotation, empties the cache)."""
+        entry = self._verified.get(token)
+        if entry is None:
+            return None
+        principal, exp, ring, until = entry
+        now = self._wall()
+        if now >= exp or now >= until or ring is not self._ring():
+            del self._verified[token]
+            return None
+        self._verified.move_to_end(token)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, exp: object) -> None:
+        if self._cache_seconds <= 0 or not isinstance(exp, int | float):
+            return
+        self._verified[token] = (
+            principal,
+            float(exp),
+            self._ring(),
+            self._wall() + self._cache_seconds,
+        )
+        while len(self._verified) > VERIFIED_CACHE_ENTRIES:
+            self._verified.popitem(last=False)
 
 
 def default_http_client(timeout: float) -> httpx.AsyncClient:
