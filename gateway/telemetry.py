@@ -23,6 +23,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
@@ -66,6 +67,9 @@ class TelemetrySettings(BaseModel):
     #: OTLP/HTTP collector base URL (``/v1/traces`` is appended); ``None``: no span export.
     otlp_endpoint: str | None = None
     service_name: str = "labgate"
+    #: Record spans even without an exporter (default: only when ``otlp_endpoint`` is set;
+    #: unrecorded spans still give the audit record its trace id).
+    record_spans: bool = False
 
     @field_validator("otlp_endpoint")
     @classmethod
@@ -98,8 +102,14 @@ class Telemetry:
         self._meters = MeterProvider(
             resource=resource, metric_readers=[reader], shutdown_on_exit=False
         )
-        self._tracers = TracerProvider(resource=resource, shutdown_on_exit=False)
         url = self.settings.traces_url()
+        # Without an exporter spans are not recorded (they cost CPU on every call), but they
+        # still get trace ids, which the audit record carries.
+        self._tracers = TracerProvider(
+            resource=resource,
+            shutdown_on_exit=False,
+            sampler=ALWAYS_ON if url is not None or self.settings.record_spans else ALWAYS_OFF,
+        )
         if url is not None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 

@@ -35,7 +35,7 @@ EXPECTED_LABELS = {
 
 @pytest.fixture
 def telemetry() -> Iterator[Telemetry]:
-    t = Telemetry()
+    t = Telemetry(TelemetrySettings(record_spans=True))
     try:
         yield t
     finally:
@@ -174,3 +174,13 @@ def test_spans_are_exported_over_otlp_http(misbehaving: MisbehavingServer) -> No
     assert posts[0].headers["content-type"] == "application/x-protobuf"
     assert b"otlp-export-check" in posts[0].body
     assert b"labgate-test" in posts[0].body
+
+
+def test_spans_are_not_recorded_without_an_exporter_but_keep_trace_ids() -> None:
+    t = Telemetry()
+    try:
+        with t.span("call", tool="x") as span:
+            assert not span.is_recording()
+            assert current_trace_id() is not None
+    finally:
+        t.shutdown()
