@@ -60,7 +60,8 @@ def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> di
     }
     problem = {"application/problem+json": {"schema": {"$ref": _REF + "Problem"}}}
     for t in tools:
-        op = doc["paths"][f"/v1/tools/{t.name}"]["post"]
+        op: dict[str, Any] = {"tags": ["tools"], "operationId": t.name}
+        doc["paths"][f"/v1/tools/{t.name}"] = {"post": op}
         args_name = t.args_model.__name__
         components[args_name] = _lift_defs(input_schema(t), components)
         env_name = f"{t.name}_envelope"

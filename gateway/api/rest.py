@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from gateway.api.export import Format, export_tool
 from gateway.api.problems import problem_response
@@ -104,6 +105,9 @@ async def call_tool(request: Request, name: str) -> Response:
 def add_tool_routes(app: FastAPI, tool_names: list[str]) -> None:
     """One typed route per tool (documented), plus a hidden catch-all that denies the rest."""
 
+    # Plain Starlette routes: the pipeline reads and validates the body itself, so FastAPI's
+    # request handling (dependency solving, body parsing) would be work done for nothing on
+    # every call. gateway/api/openapi.py documents these paths.
     def bind(name: str) -> Any:
         async def endpoint(request: Request) -> Response:
             return await call_tool(request, name)
@@ -111,16 +115,9 @@ def add_tool_routes(app: FastAPI, tool_names: list[str]) -> None:
         return endpoint
 
     for name in tool_names:
-        app.add_api_route(
-            f"/v1/tools/{name}",
-            bind(name),
-            methods=["POST"],
-            name=name,
-            operation_id=name,
-            tags=["tools"],
-        )
+        app.router.routes.append(Route(f"/v1/tools/{name}", bind(name), methods=["POST"]))
 
-    async def unknown(request: Request, name: str) -> Response:
-        return await call_tool(request, name)
+    async def unknown(request: Request) -> Response:
+        return await call_tool(request, request.path_params["name"])
 
-    app.add_api_route("/v1/tools/{name}", unknown, methods=["POST"], include_in_schema=False)
+    app.router.routes.append(Route("/v1/tools/{name}", unknown, methods=["POST"]))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 from gateway.audit.chain import Row
-from gateway.audit.record import canonical_json
 
 __all__ = ["LOGGER_NAME", "AuditLog"]
 
@@ -25,9 +24,10 @@ class AuditLog:
         self._logger = logger or logging.getLogger(LOGGER_NAME)
 
     def line(self, row: Row) -> str:
-        data = row.as_dict()
-        data["event"] = "audit"
-        return canonical_json(data)
+        # The stored text is a canonical JSON object: splice the extra keys in, no re-parse.
+        # (Keys are no longer all sorted; the hashed text is ``row.record`` itself.)
+        extra = f',"event":"audit","hash":"{row.hash}","seq":{row.seq}}}'
+        return row.record[:-1] + extra if row.record.endswith("}") else row.record
 
     def emit(self, row: Row) -> None:
         if self._logger.isEnabledFor(logging.INFO):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -59,7 +59,14 @@ class AuditRecord:
     notes: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # A shallow copy of the lists and dicts: as independent as asdict(), far cheaper.
+        out = {name: getattr(self, name) for name in _FIELDS}
+        out["groups"] = list(self.groups)
+        out["reasons"] = list(self.reasons)
+        out["notes"] = dict(self.notes)
+        if self.arguments is not None:
+            out["arguments"] = dict(self.arguments)
+        return out
 
     def to_json(self) -> str:
         return canonical_json(self.to_dict())
@@ -67,3 +74,6 @@ class AuditRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(AuditRecord))
