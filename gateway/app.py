@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway import __version__
 from gateway.api import rest
+from gateway.api.fastpath import ToolCallFastPath
 from gateway.api.mcp import mcp_lifespan, mount_mcp
 from gateway.api.openapi import build_openapi
 from gateway.api.wellknown import add_wellknown_routes
@@ -268,6 +269,7 @@ def create_app(
         openapi_url="/openapi.json",
     )
     app.state.runtime = runtime
+    app.add_middleware(ToolCallFastPath)
     if settings.mcp.enabled:
         mount_mcp(app, runtime)
     app.include_router(rest.router)

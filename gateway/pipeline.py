@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -154,7 +154,7 @@ class Pipeline:
         started = time.perf_counter()
         record = AuditRecord(
             kind="call",
-            request_id=request_id or uuid.uuid4().hex,
+            request_id=request_id or secrets.token_hex(16),
             face=face,
             tool=tool_name[:64],
         )

@@ -8,7 +8,7 @@ each tool's body and answer (see ``openapi.py``).
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
@@ -38,7 +38,7 @@ def _request_id(request: Request) -> str:
     given = request.headers.get("x-request-id", "")
     if 8 <= len(given) <= 64 and given.replace("-", "").isalnum():
         return given
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 async def _read_json(request: Request) -> Any:

@@ -7,7 +7,7 @@ separators, UTF-8) is what the hash chain covers; see ``chain.py``.
 from __future__ import annotations
 
 import json
-import uuid
+import secrets
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -18,8 +18,8 @@ Kind = Literal["call", "policy_reload", "auth_failure"]
 
 
 def new_event_id() -> str:
-    """A sortable-enough unique id (uuid4 hex); idempotency key in PostgreSQL."""
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits; the idempotency key in PostgreSQL."""
+    return secrets.token_hex(16)
 
 
 def canonical_json(value: Any) -> str:
