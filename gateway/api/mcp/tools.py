@@ -83,7 +83,7 @@ class McpTools:
 
     def build_server(self) -> Server[Any]:
         title = "labgate" if self.capability is None else f"labgate {self.capability}"
-        return Server(
+        server: Server[Any] = Server(
             "labgate" if self.capability is None else f"labgate-{self.capability}",
             version=__version__,
             title=title,
@@ -97,6 +97,12 @@ class McpTools:
             on_list_tools=self.list_tools,
             on_call_tool=self.call_tool,
         )
+        # The SDK's own span middleware reports to the process-global tracer, which labgate
+        # never sets; the pipeline's spans cover the call. Dropping it saves work per message.
+        server.middleware = [
+            m for m in server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
+        ]
+        return server
 
     @staticmethod
     def _caller(ctx: ServerRequestContext[Any, Any]) -> tuple[Request, Principal]:
