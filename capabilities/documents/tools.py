@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
@@ -205,12 +206,7 @@ async def _get(args: GetArgs, ctx: ToolContext, config: DocumentsConfig) -> Docu
     if truncated:
         ctx.partial = True
     return Document(
-        id=doc.id,
-        title=doc.title,
-        created=doc.created,
-        correspondent=_name(maps["correspondents"], doc.correspondent),
-        document_type=_name(maps["document_types"], doc.document_type),
-        tags=_tag_names(maps["tags"], doc.tags),
+        **_metadata(doc, maps),
         page_count=doc.page_count,
         mime_type=doc.mime_type,
         content=content[:limit],
@@ -275,12 +271,7 @@ def _hit(
     hit = doc.hit
     score, rank = normalise(hit.score if hit else None, hit.rank if hit else None, major, best)
     return SearchHit(
-        id=doc.id,
-        title=doc.title,
-        created=doc.created,
-        correspondent=_name(maps["correspondents"], doc.correspondent),
-        document_type=_name(maps["document_types"], doc.document_type),
-        tags=_tag_names(maps["tags"], doc.tags),
+        **_metadata(doc, maps),
         snippet=clean_snippet(hit.highlights if hit else None, snippet_limit),
         score=score,
         rank=rank if rank is not None and rank >= 1 else fallback_rank,
@@ -318,6 +309,18 @@ def _guess_major(docs: list[WireDocument]) -> int:
     if any(h.rank == 0 for h in hits):
         return 2
     return 3 if any((h.score or 0) > 1.0 for h in hits) else 2
+
+
+def _metadata(doc: WireDocument, maps: dict[Kind, NameMap]) -> dict[str, Any]:
+    """What a hit and a document share: ids resolved to the names the agent sees."""
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "created": doc.created,
+        "correspondent": _name(maps["correspondents"], doc.correspondent),
+        "document_type": _name(maps["document_types"], doc.document_type),
+        "tags": _tag_names(maps["tags"], doc.tags),
+    }
 
 
 def _name(names: NameMap, ident: int | None) -> str | None:

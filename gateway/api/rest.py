@@ -22,7 +22,7 @@ from gateway.errors import GatewayError, InvalidArguments
 if TYPE_CHECKING:
     from gateway.app import Runtime
 
-__all__ = ["MAX_BODY_BYTES", "router"]
+__all__ = ["MAX_BODY_BYTES", "request_id_from", "router"]
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -34,7 +34,8 @@ def runtime_of(request: Request) -> Runtime:
     return rt
 
 
-def _request_id(request: Request) -> str:
+def request_id_from(request: Request) -> str:
+    """The caller's ``X-Request-Id`` when it is a sane token, else a fresh random id."""
     given = request.headers.get("x-request-id", "")
     if 8 <= len(given) <= 64 and given.replace("-", "").isalnum():
         return given
@@ -68,7 +69,7 @@ class _NotJson:
 @router.get("/v1/tools", tags=["tools"], summary="The tools this caller may use")
 async def list_tools(request: Request, format: Format = Query("mcp")) -> Response:
     rt = runtime_of(request)
-    rid = _request_id(request)
+    rid = request_id_from(request)
     try:
         principal = await rt.pipeline.authenticate(request.headers, _client_host(request))
     except GatewayError as exc:
@@ -83,7 +84,7 @@ def _client_host(request: Request) -> str | None:
 
 async def call_tool(request: Request, name: str) -> Response:
     rt = runtime_of(request)
-    rid = _request_id(request)
+    rid = request_id_from(request)
     try:
         try:
             body = await _read_json(request)

@@ -11,7 +11,6 @@ same JSON in a text block.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ from starlette.requests import Request
 from gateway import __version__
 from gateway.api.export import export_tool
 from gateway.api.mcp.guard import PRINCIPAL_KEY
+from gateway.api.rest import request_id_from
 from gateway.capability import Principal, Tool
 from gateway.errors import GatewayError, InvalidArguments, RateLimited
 
@@ -56,13 +56,6 @@ def error_payload(exc: GatewayError, request_id: str) -> dict[str, Any]:
     if isinstance(exc, RateLimited):
         body["retry_after"] = exc.retry_after
     return body
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    if 8 <= len(given) <= 64 and given.replace("-", "").isalnum():
-        return given
-    return uuid.uuid4().hex
 
 
 class McpTools:
@@ -126,7 +119,7 @@ class McpTools:
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         request, principal = self._caller(ctx)
-        rid = _request_id(request)
+        rid = request_id_from(request)
         try:
             outcome = await self.runtime.pipeline.call(
                 headers=request.headers,
