@@ -228,11 +228,13 @@ def test_reader_is_read_only(seeded_influx: InfluxServer) -> None:
     assert r.status_code == 403
 
 
-async def test_ninety_day_listing_time(make_ctx: MakeCtx) -> None:
+async def test_ninety_day_listing_is_one_statement(make_ctx: MakeCtx) -> None:
+    """A 90-day window is one statement. Its time is reported (``-s``), not asserted: speed is
+    measured in bench/, never as a timed test."""
     ctx = make_ctx()
     start = LAST_NIGHT - timedelta(days=89)
     t0 = time.perf_counter()
     out = await list_sessions.handler(ListSessionsArgs(start=start, end=LAST_NIGHT, limit=100), ctx)
     elapsed = time.perf_counter() - t0
     assert out.items and not out.partial and ctx.notes["statements"] == 1
-    assert elapsed < 5.0, f"90-day listing took {elapsed:.2f} s"
+    print(f"90-day listing: {elapsed * 1000:.0f} ms, {len(out.items)} sessions")
