@@ -25,6 +25,7 @@ from bench.target import create_database, drop_database, gateway_config
 __all__ = ["MCP_VERSION", "Lab", "Request"]
 
 MCP_VERSION = "2026-07-28"
+MCP_SESSION_VERSION = "2025-11-25"
 Request = tuple[str, str, dict[str, str], str | None]  # method, url, headers, body
 
 
@@ -134,6 +135,35 @@ class Lab:
             "MCP-Protocol-Version": MCP_VERSION,
             "Mcp-Method": "tools/call",
             "Mcp-Name": tool,
+        }
+        return "POST", self.base + "/mcp", headers, json.dumps(body)
+
+    def mcp_session_request(self, tool: str, args: dict[str, Any]) -> Request:
+        """A 2025-11-25 era ``tools/call`` inside a session opened here (initialize, then
+        ``notifications/initialized``); every wrk connection reuses that session."""
+        headers = {**self.auth(), "Accept": "application/json, text/event-stream"}
+        init = {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": MCP_SESSION_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "labgate-bench", "version": "1"},
+            },
+        }
+        with httpx.Client(trust_env=False, timeout=10) as c:
+            r = c.post(self.base + "/mcp", json=init, headers=headers)
+            r.raise_for_status()
+            headers["Mcp-Session-Id"] = r.headers["mcp-session-id"]
+            headers["MCP-Protocol-Version"] = MCP_SESSION_VERSION
+            note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            c.post(self.base + "/mcp", json=note, headers=headers).raise_for_status()
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": args},
         }
         return "POST", self.base + "/mcp", headers, json.dumps(body)
 

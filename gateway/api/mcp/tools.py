@@ -44,6 +44,10 @@ INSTRUCTIONS = (
 )
 
 
+#: The header-check schema of a tool that maps no argument to an ``Mcp-Param-*`` header.
+NO_HEADERS: Mapping[str, Any] = {"type": "object"}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
@@ -68,11 +72,16 @@ class McpTools:
             t for cap, t in runtime.registry.all_tools() if capability in (None, cap.name)
         ]
         self._defs = {t.name: types.Tool.model_validate(export_tool(t, "mcp")) for t in tools}
+        # The SDK walks this schema on every call for ``x-mcp-header`` declarations. A tool
+        # that declares none is checked against a schema that declares none, cheaply.
+        self._header_schemas: dict[str, Mapping[str, Any]] = {
+            name: (d.input_schema if "x-mcp-header" in _dumps(d.input_schema) else NO_HEADERS)
+            for name, d in self._defs.items()
+        }
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         """For the SDK's ``Mcp-Param-*`` header check (not caller-scoped; validates only)."""
-        found = self._defs.get(name)
-        return found.input_schema if found is not None else None
+        return self._header_schemas.get(name)
 
     def build_server(self) -> Server[Any]:
         title = "labgate" if self.capability is None else f"labgate {self.capability}"
