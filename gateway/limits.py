@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-__all__ = ["Bucket", "Limiter"]
+__all__ = ["Bucket", "Limiter", "RateSpec"]
 
 
 @dataclass(slots=True)
@@ -13,12 +15,40 @@ class Bucket:
     stamp: float
 
 
+class RateSpec(Protocol):
+    """A policy ``limits`` block: ``count`` per ``period_seconds``, ``burst`` deep."""
+
+    @property
+    def count(self) -> int: ...
+
+    @property
+    def period_seconds(self) -> float: ...
+
+    @property
+    def burst(self) -> int | None: ...
+
+
 class Limiter:
     """Token buckets. Memory stays bounded: full buckets are forgotten when the table grows."""
 
     def __init__(self, max_keys: int = 50_000) -> None:
         self._buckets: dict[tuple[str, ...], Bucket] = {}
         self._max_keys = max_keys
+
+    def check(
+        self, limits: Sequence[tuple[tuple[str, ...], RateSpec | None]], now: float
+    ) -> float | None:
+        """Take one token from each bucket that has limits, in order; the first refusal's wait.
+
+        A refused call takes from no later bucket (the rule's limit is not spent by a call the
+        global limit already refused)."""
+        for key, spec in limits:
+            if spec is None:
+                continue
+            wait = self.take(key, spec.count / spec.period_seconds, spec.burst or spec.count, now)
+            if wait is not None:
+                return wait
+        return None
 
     def take(self, key: tuple[str, ...], per_second: float, burst: int, now: float) -> float | None:
         """Take one token; return None when allowed, else seconds until one is available."""

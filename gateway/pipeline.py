@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from gateway.arguments import parse_arguments
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth import Authenticator
 from gateway.cache import ResultCache
@@ -37,12 +38,10 @@ from gateway.errors import (
 )
 from gateway.limits import Limiter
 from gateway.policy.evaluate import CallRequest, Decision, evaluate
-from gateway.policy.loader import PolicySet
-from gateway.policy.model import Limits
 from gateway.policy.reasons import Reason
 from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
-from gateway.shaping import HARD_CEILING, Shape, shape, untrusted_paths
+from gateway.shaping import HARD_CEILING, Provenance, Shape, envelope, shape, untrusted_paths
 from gateway.telemetry import Telemetry, current_trace_id
 
 __all__ = ["AuditWriter", "CallOutcome", "Pipeline"]
@@ -73,16 +72,6 @@ def _redact(args: Mapping[str, Any] | None, names: tuple[str, ...]) -> dict[str,
     if args is None:
         return None
     return {k: ("[redacted]" if k in names else v) for k, v in args.items()}
-
-
-def _validation_errors(exc: ValidationError) -> list[dict[str, object]]:
-    # Never echo the input back: location and message only.
-    errors: list[dict[str, object]] = []
-    for e in exc.errors(include_input=False, include_url=False)[:20]:
-        errors.append(
-            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"], "type": e["type"]}
-        )
-    return errors
 
 
 class Pipeline:
@@ -151,25 +140,39 @@ class Pipeline:
         capability: str | None = None,
     ) -> CallOutcome:
         """Run one call through every stage. Raises GatewayError after auditing it."""
-        started = time.perf_counter()
         record = AuditRecord(
             kind="call",
             request_id=request_id or secrets.token_hex(16),
             face=face,
             tool=tool_name[:64],
         )
+        with self.telemetry.span("labgate.call", tool=tool_name, face=face):
+            record.trace_id = current_trace_id()
+            return await self._audited(
+                record, headers, client_host, raw_args, principal, capability
+            )
+
+    async def _audited(
+        self,
+        record: AuditRecord,
+        headers: Mapping[str, str],
+        client_host: str | None,
+        raw_args: Any,
+        principal: Principal | None,
+        capability: str | None,
+    ) -> CallOutcome:
+        """``_run`` with its one audit record written, whatever happens."""
+        started = time.perf_counter()
         try:
-            with self.telemetry.span("labgate.call", tool=tool_name, face=face):
-                record.trace_id = current_trace_id()
-                try:
-                    envelope = await self._run(
-                        record, headers, client_host, raw_args, principal, capability
-                    )
-                except (GatewayError, asyncio.CancelledError):
-                    raise
-                except Exception as exc:  # a defect here must still deny, audited
-                    log.exception("pipeline failure: %s", type(exc).__name__)
-                    raise GatewayError(internal=type(exc).__name__) from None
+            try:
+                envelope = await self._run(
+                    record, headers, client_host, raw_args, principal, capability
+                )
+            except (GatewayError, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # a defect here must still deny, audited
+                log.exception("pipeline failure: %s", type(exc).__name__)
+                raise GatewayError(internal=type(exc).__name__) from None
         except asyncio.CancelledError:
             # The caller went away (client disconnect, shutdown): the attempt is still audited.
             record.error_code = "cancelled"
@@ -212,7 +215,8 @@ class Pipeline:
 
     async def _write(self, record: AuditRecord) -> None:
         try:
-            await self.audit.write(record)
+            with self.telemetry.stage("labgate.audit", decision=record.decision):
+                await self.audit.write(record)
         except AuditUnavailable:
             raise
         except Exception as exc:
@@ -242,7 +246,8 @@ class Pipeline:
         # 1. authenticate
         if principal is None:
             try:
-                principal = await self.authenticator.authenticate(headers, client_host)
+                with self.telemetry.stage("labgate.authenticate"):
+                    principal = await self.authenticator.authenticate(headers, client_host)
             except AuthError as exc:
                 record.reasons = [str(Reason.UNAUTHENTICATED), exc.reason]
                 raise
@@ -265,7 +270,10 @@ class Pipeline:
             info = None
         cap_name = info.capability.name if info else ""
         record.capability = cap_name or None
-        first = evaluate(CallRequest(principal, cap_name, record.tool or "", None, now), policy_set)
+        with self.telemetry.stage("labgate.decide"):
+            first = evaluate(
+                CallRequest(principal, cap_name, record.tool or "", None, now), policy_set
+            )
         if not first.allowed:
             denial = self._deny(record, first)
             if info is None:  # not a tool here: say so in the audit log, never to the agent
@@ -274,21 +282,11 @@ class Pipeline:
         assert info is not None  # an unknown tool is never allowed
 
         # 3. validate, then constrain arguments
-        if not isinstance(raw_args, dict):
-            record.decision, record.reasons = "deny", [str(Reason.INVALID_ARGUMENTS)]
-            raise InvalidArguments("The request body must be a JSON object of arguments.")
-        fields = info.tool.args_model.model_fields
-        # Strict exports make optional arguments nullable: null means "use the default".
-        raw_args = {
-            k: v
-            for k, v in raw_args.items()
-            if not (v is None and k in fields and not fields[k].is_required())
-        }
         try:
-            args = info.tool.args_model.model_validate(raw_args)
-        except ValidationError as exc:
+            args = parse_arguments(info.tool.args_model, raw_args)
+        except InvalidArguments:
             record.decision, record.reasons = "deny", [str(Reason.INVALID_ARGUMENTS)]
-            raise InvalidArguments(errors=_validation_errors(exc)) from None
+            raise
         arg_values = args.model_dump(mode="json")
         decision = evaluate(
             CallRequest(principal, cap_name, info.tool.name, arg_values, now), policy_set
@@ -301,7 +299,16 @@ class Pipeline:
         record.reasons = [str(r) for r in decision.reasons]
 
         # 4. rate limits: the global per-principal limit, then the rule's own
-        self._rate_limit(record, principal, policy_set, obligations)
+        wait = self.limiter.check(
+            [
+                (("*", principal.sub), policy_set.global_policy.limits),
+                ((cap_name, obligations.rule_id or "", principal.sub), obligations.limits),
+            ],
+            time.monotonic(),
+        )
+        if wait is not None:
+            record.decision, record.reasons = "deny", [str(Reason.RATE_LIMITED)]
+            raise RateLimited(wait)
 
         # 5-6. cache / single-flight, run with timeout
         scope = obligations.scope
@@ -333,7 +340,7 @@ class Pipeline:
         record.notes.update(ctx.notes)
         record.upstream = info.tool.upstream
 
-        # 7. shape
+        # 7. shape, and wrap in the envelope
         rule = obligations.result
         shape_rule = Shape(
             fields=tuple(rule.fields) if rule and rule.fields is not None else None,
@@ -344,46 +351,23 @@ class Pipeline:
         shaped, cut = shape(output, shape_rule)
         items = shaped.get("items")
         record.result_count = len(items) if isinstance(items, list) else 1
-        envelope = {
-            "result": shaped,
-            "provenance": {
-                "capability": cap_name,
-                "tool": info.tool.name,
-                "upstream": info.tool.upstream,
-                "retrieved_at": retrieved,
-                "cached": record.cached,
-            },
-            "untrusted": info.untrusted,
-            "partial": partial or cut,
-            "request_id": record.request_id,
-        }
         record.result_bytes = len(canonical_json(shaped).encode())
-        return envelope
-
-    def _rate_limit(
-        self, record: AuditRecord, principal: Principal, policy_set: PolicySet, obligations: Any
-    ) -> None:
-        now = time.monotonic()
-        checks: list[tuple[tuple[str, ...], Limits]] = []
-        if policy_set.global_policy.limits is not None:
-            checks.append((("*", principal.sub), policy_set.global_policy.limits))
-        if obligations.limits is not None:
-            key = (record.capability or "", obligations.rule_id or "", principal.sub)
-            checks.append((key, obligations.limits))
-        for bucket, limits in checks:
-            per_second = limits.count / limits.period_seconds
-            wait = self.limiter.take(bucket, per_second, limits.burst or limits.count, now)
-            if wait is not None:
-                record.decision = "deny"
-                record.reasons = [str(Reason.RATE_LIMITED)]
-                raise RateLimited(wait)
+        provenance = Provenance(cap_name, info.tool.name, info.tool.upstream, retrieved)
+        return envelope(
+            shaped,
+            provenance,
+            record.cached,
+            info.untrusted,
+            partial or cut,
+            record.request_id or "",
+        )
 
     async def _invoke(
         self, tool: Tool[Any, Any], args: BaseModel, ctx: ToolContext, deadline: float
     ) -> tuple[dict[str, Any], bool, str]:
         retrieved = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         try:
-            with self.telemetry.span("labgate.tool", tool=tool.name):
+            with self.telemetry.stage("labgate.tool", tool=tool.name):
                 result = await asyncio.wait_for(tool.handler(args, ctx), deadline)
         except TimeoutError:
             raise ToolTimeout() from None

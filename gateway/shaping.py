@@ -25,7 +25,15 @@ from pydantic import BaseModel
 from gateway.capability import UNTRUSTED_MARK
 from gateway.errors import ResultTooLarge
 
-__all__ = ["HARD_CEILING", "Shape", "envelope_schema", "shape", "untrusted_paths"]
+__all__ = [
+    "HARD_CEILING",
+    "Provenance",
+    "Shape",
+    "envelope",
+    "envelope_schema",
+    "shape",
+    "untrusted_paths",
+]
 
 #: No result ever exceeds this many characters of JSON, whatever the policy says.
 HARD_CEILING = 50_000
@@ -85,6 +93,38 @@ def shape(result: dict[str, Any], rule: Shape) -> tuple[dict[str, Any], bool]:
     if "partial" in out:
         out["partial"] = partial
     return out, partial
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    capability: str
+    tool: str
+    upstream: str | None
+    retrieved_at: str
+
+
+def envelope(
+    result: dict[str, Any],
+    provenance: Provenance,
+    cached: bool,
+    untrusted: list[str],
+    partial: bool,
+    request_id: str,
+) -> dict[str, Any]:
+    """The answer an agent gets, on every face (docs/envelope.md)."""
+    return {
+        "result": result,
+        "provenance": {
+            "capability": provenance.capability,
+            "tool": provenance.tool,
+            "upstream": provenance.upstream,
+            "retrieved_at": provenance.retrieved_at,
+            "cached": cached,
+        },
+        "untrusted": untrusted,
+        "partial": partial,
+        "request_id": request_id,
+    }
 
 
 def untrusted_paths(model: type[BaseModel]) -> list[str]:

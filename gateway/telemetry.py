@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import Literal
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, Literal
 
 from opentelemetry import trace
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.util.types import AttributeValue
@@ -103,12 +103,13 @@ class Telemetry:
             resource=resource, metric_readers=[reader], shutdown_on_exit=False
         )
         url = self.settings.traces_url()
+        self._recording = url is not None or self.settings.record_spans
         # Without an exporter spans are not recorded (they cost CPU on every call), but they
         # still get trace ids, which the audit record carries.
         self._tracers = TracerProvider(
             resource=resource,
             shutdown_on_exit=False,
-            sampler=ALWAYS_ON if url is not None or self.settings.record_spans else ALWAYS_OFF,
+            sampler=ALWAYS_ON if self._recording else ALWAYS_OFF,
         )
         if url is not None:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -208,6 +209,17 @@ class Telemetry:
                 span.set_attribute("error.type", type(exc).__name__)
                 span.set_status(trace.StatusCode.ERROR, type(exc).__name__)
                 raise
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        """Attach another span processor (an extra exporter, or an in-memory one in tests)."""
+        self._tracers.add_span_processor(processor)
+
+    def stage(self, name: str, **attrs: AttributeValue | None) -> AbstractContextManager[Any]:
+        """A span for one pipeline stage, or nothing at all when spans are not recorded (the
+        call's own span already carries the trace id the audit record needs)."""
+        if not self._recording:
+            return nullcontext()
+        return self.span(name, **attrs)
 
     # -- exposition ---------------------------------------------------------------------
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from tests.support.gateway_app import Gateway
 
@@ -54,3 +58,18 @@ async def test_list_and_call_agree_for_every_tool_and_principal(gw: Gateway) -> 
             r = await gw.client.post(f"/v1/tools/{tool}", json=args, headers=headers)
             callable_ = r.status_code not in (401, 403)
             assert callable_ == (tool in listed), (client_id, tool, r.status_code)
+
+
+async def test_each_stage_is_a_span_of_the_call(make_gateway: Any) -> None:
+    exporter = InMemorySpanExporter()
+    async with make_gateway(telemetry={"record_spans": True}) as g:
+        g.runtime.telemetry.add_span_processor(SimpleSpanProcessor(exporter))
+        r = await g.client.post("/v1/tools/testcap_echo", json={"text": "x"}, headers=g.auth())
+        assert r.status_code == 200
+        record = (await g.journal_records())[-1]
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    call = spans["labgate.call"]
+    for stage in ("labgate.authenticate", "labgate.decide", "labgate.tool", "labgate.audit"):
+        assert spans[stage].parent is not None, stage
+        assert spans[stage].parent.span_id == call.context.span_id, stage
+    assert format(call.context.trace_id, "032x") == record["trace_id"]
