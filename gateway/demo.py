@@ -74,7 +74,7 @@ def banner(settings: Settings, token: str) -> str:
             "labgate demo: sample data, dev issuer, shipped policies, local journal.",
             f"  agent listener    {base}",
             f"  operator listener {ops}/readyz  {ops}/metrics",
-            f"  audit journal     {settings.journal_path}  (labgate audit tail --journal ...)",
+            f"  audit journal     {settings.journal_path}",
             "",
             "Token (client hermes, group agents, 1 hour):",
             token,
@@ -83,6 +83,13 @@ def banner(settings: Settings, token: str) -> str:
             f"  curl -s -H 'Authorization: Bearer {token}' {base}/v1/tools?format=openai",
             f"  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
             f"-d '{{}}' {base}/v1/tools/health_summary",
+            "",
+            "A denial tells the agent only 'not permitted'; the operator sees why in the audit",
+            f"log (labgate audit tail --journal {settings.journal_path}) or asks:",
+            "  labgate policy explain --claims "
+            '\'{"client_id": "hermes", "groups": ["agents"], "sub": "x"}\' '
+            '--tool documents_search --args \'{"query": "invoice"}\'',
+            "(the shipped documents policy denies every call 01:00-06:00 Europe/Paris).",
             "",
             "MCP client configuration:",
             json.dumps(mcp, indent=2),
