@@ -24,6 +24,11 @@ _MAX_HEADER_CHARS = 4096
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
+    getlist = getattr(headers, "getlist", None)
+    if getlist is not None and len(getlist(name)) > 1:
+        # Two values: one may have been sent by the client and passed through by the proxy.
+        # Believe neither.
+        raise fail(AuthReason.MALFORMED_CLAIM, f"{name} appears more than once")
     value = headers.get(name)
     if value is None:
         lowered = name.lower()

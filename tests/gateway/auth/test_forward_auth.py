@@ -79,3 +79,13 @@ async def test_built_from_settings() -> None:
     await auth.start()
     assert (await auth.authenticate(HEADERS, "10.20.0.5")).username == "hermes"
     await auth.aclose()
+
+
+@pytest.mark.parametrize("header", ["X-authentik-username", "X-authentik-groups"])
+async def test_a_repeated_identity_header_is_refused(header: str) -> None:
+    """A value the client smuggled past a proxy that also set its own is believed by nobody."""
+    raw = [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()]
+    raw.append((header.lower().encode(), b"admin" if "username" in header else b"admins"))
+    with pytest.raises(AuthError) as info:
+        await authenticator().authenticate(Headers(raw=raw), "10.20.0.5")
+    assert info.value.reason == "malformed-claim"
