@@ -58,7 +58,7 @@ async def _read_json(request: Request) -> Any:
         return {}
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _NotJson
 
 
