@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from tests.support.gateway_app import Gateway
 
 
@@ -230,3 +233,12 @@ async def test_audit_not_durable_fails_closed(gw: Gateway) -> None:
     assert r.status_code == 503
     assert r.json()["code"] == "audit_unavailable"
     assert "x" * 3 not in r.text
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.one_of(st.binary(max_size=2000), st.text(max_size=500).map(str.encode)))
+async def test_any_body_gets_a_clean_answer(gw: Gateway, body: bytes) -> None:
+    r = await gw.client.post("/v1/tools/testcap_echo", content=body, headers=gw.auth())
+    assert r.status_code in (200, 403, 422), r.text
+    if r.status_code != 200:
+        assert r.headers["content-type"].startswith("application/problem+json")
