@@ -17,7 +17,7 @@ def test_banner_commands_run(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     text = banner(settings, token)
     assert token in text and "/mcp" in text
     explain = next(line for line in text.splitlines() if "policy explain" in line)
-    args = shlex.split(explain.strip())[1:] + ["--dir", str(settings.policy_dir)]
+    args = [*shlex.split(explain.strip())[1:], "--dir", str(settings.policy_dir)]
     args += ["--at", "2026-11-25T12:00:00+00:00"]
     assert main(args) == 0
     assert "allowed: yes" in capsys.readouterr().out

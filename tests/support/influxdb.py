@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.support.net import free_port
 
 __all__ = ["InfluxServer", "free_port", "influxdb_server", "start_influxd"]
 
@@ -59,12 +60,6 @@ bind-address = "127.0.0.1:{rpc_port}"
 [logging]
   level = "warn"
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

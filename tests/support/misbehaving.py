@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import zlib
 from collections.abc import Iterator
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tests.support.net import free_port
 
 __all__ = [
     "UPSTREAM_TEXT",
@@ -272,7 +273,4 @@ def misbehaving_other() -> Iterator[MisbehavingServer]:
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port that was free a moment ago and has no listener."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import pytest
+
+from tests.support.net import free_port
 
 __all__ = ["ADMIN_DSN", "TcpProxy", "free_port", "pg_dsn", "pg_proxy", "proxied"]
 
@@ -46,12 +47,6 @@ def pg_dsn() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TcpProxy:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -25,6 +24,7 @@ from gateway.errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from tests.support.net import free_port
 
 from .documents_fixtures import RunningFake, paperless_client, tool_context
 from .fake_paperless import TOKENS
@@ -300,9 +300,7 @@ async def test_rejected_token_is_an_upstream_error(paperless_fake: RunningFake) 
 
 
 async def test_unreachable_upstream() -> None:
-    with socket.socket() as probe:  # a free loopback port that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # nothing listens on it
     http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
     with pytest.raises(UpstreamUnavailable):
         await tools.list_tags.handler(

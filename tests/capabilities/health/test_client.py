@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import httpx
 import pytest
 
 from capabilities.health.client import KumaClient, KumaError
+from tests.support.net import free_port
 
 from .fake_kuma import FakeKuma
 from .support import make_config, make_http
@@ -112,9 +112,7 @@ async def test_faults(fake: FakeKuma, http: httpx.AsyncClient, path: str, fault:
 
 
 async def test_connection_refused_is_unavailable() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     async with make_http(f"http://127.0.0.1:{port}") as http:
         client = KumaClient(http, make_config(status_pages=()))
         with pytest.raises(KumaError) as caught:

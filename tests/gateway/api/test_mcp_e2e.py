@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,16 +25,15 @@ import httpx2
 import pytest
 import uvicorn
 import yaml
-from fastapi import FastAPI
 from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from gateway.api.mcp import mcp_lifespan, mount_mcp
 from gateway.app import create_app
 from gateway.audit.reader import JournalReader
 from gateway.registry import Registry
 from gateway.settings import load_settings
 from tests.support import testcap
+from tests.support.net import free_port
 from tests.support.oidc import OidcProvider
 
 FIXTURE_POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
@@ -43,29 +41,6 @@ MCPJS = Path(__file__).resolve().parents[2] / "support" / "mcpjs"
 REPO = Path(__file__).resolve().parents[3]
 HERMES_TOOLS = {"testcap_echo", "testcap_list", "testcap_slow", "testcap_fail"}
 MODERN = "2026-07-28"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def with_mcp(app: FastAPI) -> FastAPI:
-    """Mount the MCP face unless create_app already did (and nest its lifespan)."""
-    if getattr(app.state, "mcp", None) is not None:
-        return app
-    mount_mcp(app, app.state.runtime)
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(a: FastAPI) -> AsyncIterator[None]:
-        async with inner(a), mcp_lifespan(a):
-            yield
-
-    app.router.lifespan_context = lifespan
-    return app
 
 
 @dataclass
@@ -92,7 +67,7 @@ def serve(config_file: str) -> None:
     """Entry of the gateway process: settings from a JSON file, uvicorn on the given port."""
     spec = json.loads(Path(config_file).read_text())
     settings = load_settings(None, **spec)
-    app = with_mcp(create_app(settings, registry=Registry([testcap.CAPABILITY])))
+    app = create_app(settings, registry=Registry([testcap.CAPABILITY]))
     uvicorn.run(app, host="127.0.0.1", port=settings.listen.port, log_level="warning", ws="none")
 
 

@@ -23,7 +23,6 @@ from gateway.audit.reader import JournalReader
 from gateway.auth.dev import DevIssuer
 from gateway.capability import Capability, ToolContext, tool
 from gateway.registry import Registry
-from tests.gateway.api.test_mcp_e2e import with_mcp
 from tests.support import testcap
 from tests.support.gateway_app import FIXTURE_POLICIES, gateway_settings
 
@@ -150,7 +149,7 @@ def make_mcp(tmp_path: Path) -> Callable[..., Any]:
             shutil.copytree(FIXTURE_POLICIES, policies)
             (policies / "othercap.yaml").write_text(OTHERCAP_POLICY)
         settings = gateway_settings(tmp_path, policies, **overrides)
-        app = with_mcp(create_app(settings, registry=Registry([testcap.CAPABILITY, OTHERCAP])))
+        app = create_app(settings, registry=Registry([testcap.CAPABILITY, OTHERCAP]))
         issuer = DevIssuer.from_settings(settings.auth.dev)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
