@@ -6,8 +6,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.deploy.gateway import live_config
-from tests.support.live import ROOT, running
+from tests.support.live import ROOT, live_config, running
 from tests.support.oidc import OidcProvider
 
 

@@ -153,8 +153,7 @@ def _probe(final: Stage, env: dict[str, str]) -> int:
 def test_healthcheck_probe_passes_on_a_live_gateway_and_fails_without(
     final: Stage, tmp_path: Path
 ) -> None:
-    from tests.deploy.gateway import live_config
-    from tests.support.live import running
+    from tests.support.live import live_config, running
 
     config: dict[str, Any] = live_config(tmp_path)
     with running(tmp_path, config) as live:

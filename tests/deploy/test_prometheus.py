@@ -15,8 +15,7 @@ import pytest
 import yaml
 
 from gateway.telemetry import METRIC_NAMES
-from tests.deploy.gateway import live_config, token_headers
-from tests.support.live import ROOT, LiveGateway, running
+from tests.support.live import ROOT, LiveGateway, live_config, running, token_headers
 from tests.support.prometheus import PrometheusServer, prometheus_server, wait_for
 
 PROM = ROOT / "deploy" / "prometheus"

@@ -21,8 +21,7 @@ import pytest
 import yaml
 
 from gateway.audit.record import AuditRecord
-from tests.deploy.gateway import live_config, token_headers
-from tests.support.live import ROOT, running
+from tests.support.live import ROOT, live_config, running, token_headers
 
 PROMTAIL = ROOT / "deploy" / "promtail" / "labgate.yml"
 #: Labels allowed on labgate streams: a bounded set of values each.

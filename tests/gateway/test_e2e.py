@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -17,29 +16,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway.auth.dev import DevIssuer
-from gateway.settings import load_settings
-from tests.support.gateway_app import FIXTURE_POLICIES
-from tests.support.live import ROOT, running
-
-
-def _config(tmp: Path) -> dict[str, Any]:
-    policies = tmp / "policies"
-    shutil.copytree(FIXTURE_POLICIES, policies)
-    return {
-        "auth": {"mode": "dev", "dev": {"key_file": str(tmp / "dev-key.pem")}},
-        "policy_dir": str(policies),
-        "extra_capabilities": ["tests.support.testcap:CAPABILITY"],
-        "capabilities": {"testcap": {}},
-    }
-
-
-def _token(tmp: Path, client_id: str = "hermes") -> dict[str, str]:
-    settings = load_settings(
-        None, auth={"mode": "dev", "dev": {"key_file": str(tmp / "dev-key.pem")}}
-    )
-    issuer = DevIssuer.from_settings(settings.auth.dev)
-    return {"Authorization": "Bearer " + issuer.mint("e2e", client_id=client_id, groups=["agents"])}
+from tests.support.live import ROOT, live_config, running, token_headers
 
 
 def _journal_request_ids(path: Path) -> set[str]:
@@ -51,9 +28,9 @@ def _journal_request_ids(path: Path) -> set[str]:
 
 
 def test_serves_calls_reloads_and_reports(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = live_config(tmp_path)
     with running(tmp_path, config) as live:
-        auth = _token(tmp_path)
+        auth = token_headers(tmp_path)
         r = httpx.post(live.base + "/v1/tools/testcap_echo", json={"text": "hi"}, headers=auth)
         assert r.status_code == 200, r.text
         assert r.json()["result"]["text"] == "hi"
@@ -98,9 +75,9 @@ def test_serves_calls_reloads_and_reports(tmp_path: Path) -> None:
 
 
 def test_sigkill_under_load_loses_no_answered_call(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+    config = live_config(tmp_path)
     with running(tmp_path, config) as live:
-        auth = _token(tmp_path)
+        auth = token_headers(tmp_path)
         answered: list[str] = []
 
         async def hammer() -> None:
@@ -144,7 +121,7 @@ def _serve_exit(tmp_path: Path, config: dict[str, Any]) -> subprocess.CompletedP
 
 
 def test_invalid_configuration_stops_startup_naming_the_key(tmp_path: Path) -> None:
-    config = _config(tmp_path) | {"listen": {"host": "127.0.0.1", "port": 99999}}
+    config = live_config(tmp_path) | {"listen": {"host": "127.0.0.1", "port": 99999}}
     done = _serve_exit(tmp_path, config)
     assert done.returncode == 2
     assert "listen.port" in done.stderr
@@ -158,11 +135,11 @@ def test_invalid_configuration_stops_startup_naming_the_key(tmp_path: Path) -> N
 
 def _config_fresh(tmp: Path) -> dict[str, Any]:
     tmp.mkdir(parents=True, exist_ok=True)
-    return _config(tmp)
+    return live_config(tmp)
 
 
 def test_dev_issuer_refuses_non_loopback_bind(tmp_path: Path) -> None:
-    config = _config(tmp_path) | {"listen": {"host": "0.0.0.0", "port": 0}}
+    config = live_config(tmp_path) | {"listen": {"host": "0.0.0.0", "port": 0}}
     done = _serve_exit(tmp_path, config)
     assert done.returncode == 2
     assert "loopback" in done.stderr
@@ -170,7 +147,7 @@ def test_dev_issuer_refuses_non_loopback_bind(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("missing", ["auth"])
 def test_production_without_auth_section_refuses_to_start(tmp_path: Path, missing: str) -> None:
-    config = {k: v for k, v in _config(tmp_path).items() if k != missing}
+    config = {k: v for k, v in live_config(tmp_path).items() if k != missing}
     done = _serve_exit(tmp_path, config)
     assert done.returncode == 2
     assert "auth" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,9 @@ import httpx
 import pytest
 import yaml
 
+from gateway.auth.dev import DevIssuer
+from gateway.settings import load_settings
+from tests.support.gateway_app import FIXTURE_POLICIES
 from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +106,27 @@ def running(tmp: Path, config: dict[str, Any]) -> Iterator[LiveGateway]:
 @pytest.fixture
 def live_gateway(tmp_path: Path) -> Callable[[dict[str, Any]], Any]:
     return lambda config: running(tmp_path, config)
+
+
+def live_config(tmp: Path) -> dict[str, Any]:
+    """Settings for ``tests.support.live.running``: fixture policies copied (so they can be
+    edited), dev auth with a key file in ``tmp``, the test capability."""
+    policies = tmp / "policies"
+    shutil.copytree(FIXTURE_POLICIES, policies)
+    return {
+        "auth": {"mode": "dev", "dev": {"key_file": str(tmp / "dev-key.pem")}},
+        "policy_dir": str(policies),
+        "extra_capabilities": ["tests.support.testcap:CAPABILITY"],
+        "capabilities": {"testcap": {}},
+    }
+
+
+def token_headers(
+    tmp: Path, client_id: str = "hermes", groups: tuple[str, ...] = ("agents",)
+) -> dict[str, str]:
+    settings = load_settings(
+        None, auth={"mode": "dev", "dev": {"key_file": str(tmp / "dev-key.pem")}}
+    )
+    issuer = DevIssuer.from_settings(settings.auth.dev)
+    token = issuer.mint(f"sub-{client_id}", client_id=client_id, groups=list(groups))
+    return {"Authorization": "Bearer " + token}
