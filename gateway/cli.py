@@ -4,7 +4,7 @@ labgate serve                       production: gateway.yaml + LABGATE_* environ
 labgate demo                        sample data, dev issuer, shipped policies, local journal
 labgate token                       mint a dev token (dev/demo mode only)
 labgate policy check|explain|diff|test|schema
-labgate audit tail|verify
+labgate audit tail|verify|prune
 labgate openapi                     print the OpenAPI document
 labgate tools                       list every known tool and whether a policy enables it
 """
@@ -97,6 +97,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from gateway.audit import verify
 
+    if args.action == "prune":
+        from gateway.audit.prune import cmd_prune
+
+        journal = Path(args.journal) if args.journal else _settings(args).journal_path
+        return cmd_prune(journal, args.keep_days, now=datetime.now(UTC))
     if args.action == "tail":
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
         return verify.cmd_tail(journal, args.n, args.follow)
@@ -180,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     a = asub.add_parser("tail", help="print the last records as JSON lines")
     a.add_argument("-n", type=int, default=20)
     a.add_argument("-f", "--follow", action="store_true")
+    a.add_argument("--journal")
+    a = asub.add_parser("prune", help="remove records already in PostgreSQL, keeping N days")
+    a.add_argument("--keep-days", type=float, default=90)
     a.add_argument("--journal")
     a = asub.add_parser("verify", help="check the hash chain (exit 1 on a problem)")
     a.add_argument("--journal")

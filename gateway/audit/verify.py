@@ -26,6 +26,7 @@ from gateway.audit.journal import CURSOR_KEY
 from gateway.audit.log import AuditLog
 from gateway.audit.pgrow import COLUMNS, pg_values
 from gateway.audit.postgres import describe_dsn
+from gateway.audit.prune import ANCHOR_HASH_KEY, ANCHOR_SEQ_KEY
 from gateway.audit.reader import JournalReader
 
 __all__ = ["averify_postgres", "cmd_tail", "cmd_verify", "verify_journal", "verify_postgres"]
@@ -37,6 +38,9 @@ def verify_journal(path: Path) -> list[Problem]:
     """Problems in the journal at ``path`` (FileNotFoundError when there is none)."""
     with JournalReader(path) as reader:
         feed = _ChainFeed()
+        pruned = reader.meta(ANCHOR_SEQ_KEY)
+        if pruned is not None:  # records up to there were pruned after shipping (prune.py)
+            feed.anchor_at(int(pruned) + 1, reader.meta(ANCHOR_HASH_KEY) or "")
         for row in reader.iter_rows():
             feed.feed(row)
         problems = feed.finish()
@@ -87,6 +91,9 @@ class _ChainFeed:
         self._rows: list[Row] = []
         self._problems: list[Problem] = []
         self._anchor = (1, GENESIS)
+
+    def anchor_at(self, seq: int, prev_hash: str) -> None:
+        self._anchor = (seq, prev_hash)
 
     def feed(self, row: Row) -> None:
         self._rows.append(row)
