@@ -146,6 +146,8 @@ class Telemetry:
         self._reloads = meter.create_counter(
             "labgate_policy_reloads_total", description="Policy reloads by result (ok, failed)."
         )
+        for result in ("ok", "failed"):  # both series exist from the start, at 0
+            self._reloads.add(0, {"result": result})
         self._rate_limited = meter.create_counter(
             "labgate_rate_limited_total", description="Calls refused by a rate limit, by tool."
         )

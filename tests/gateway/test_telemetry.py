@@ -184,3 +184,14 @@ def test_spans_are_not_recorded_without_an_exporter_but_keep_trace_ids() -> None
             assert current_trace_id() is not None
     finally:
         t.shutdown()
+
+
+def test_reload_failures_are_a_series_from_the_start() -> None:
+    """An alert on ``increase(labgate_policy_reloads_total{result="failed"}[...])`` needs the
+    series to exist at 0 before the first failure."""
+    t = Telemetry()
+    try:
+        text = t.render()[0].decode()
+        assert 'labgate_policy_reloads_total{result="failed"} 0.0' in text
+    finally:
+        t.shutdown()
