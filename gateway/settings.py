@@ -25,6 +25,7 @@ from pydantic_settings import (
 
 from gateway.auth.settings import AuthSettings
 from gateway.errors import ConfigError
+from gateway.secrets import read_secret_file
 from gateway.telemetry import TelemetrySettings
 from gateway.upstream import UpstreamSettings
 
@@ -63,7 +64,7 @@ class PostgresSettings(_Strict):
         """The DSN with the password from ``password_file`` inserted (never log this)."""
         if self.password_file is None:
             return self.dsn
-        password = read_secret(self.password_file)
+        password = read_secret_file(self.password_file, "postgres.password_file")
         parts = urlsplit(self.dsn)
         netloc = f"{parts.username or ''}:{quote(password, safe='')}@{parts.hostname or ''}"
         if parts.port:
@@ -129,14 +130,6 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.listen.host}:{self.listen.port}"
-
-
-def read_secret(path: Path) -> str:
-    """Read a secret file (Docker secret); the value is stripped and never logged."""
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"cannot read secret file {path}: {exc.strerror}") from None
 
 
 def config_file_from_env() -> Path | None:

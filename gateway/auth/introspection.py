@@ -12,30 +12,18 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 
 from gateway.auth.reasons import AuthReason, fail
 from gateway.auth.settings import IntrospectionSettings
-from gateway.errors import ConfigError
 
-__all__ = ["MAX_CACHE_ENTRIES", "Introspector", "read_secret_file"]
+__all__ = ["MAX_CACHE_ENTRIES", "Introspector"]
 
 log = logging.getLogger(__name__)
 
 MAX_CACHE_ENTRIES = 4096
 _MAX_RESPONSE_BYTES = 64 * 1024
-
-
-def read_secret_file(path: Path, key: str) -> str:
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"{key}: cannot read the secret file ({exc.strerror})", key=key) from None
-    if not secret:
-        raise ConfigError(f"{key}: the secret file is empty", key=key)
-    return secret
 
 
 class Introspector:

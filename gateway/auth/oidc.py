@@ -14,13 +14,14 @@ import httpx
 from joserfc.jwk import OctKey
 
 from gateway.auth.bearer import bearer_token
-from gateway.auth.introspection import Introspector, read_secret_file
+from gateway.auth.introspection import Introspector
 from gateway.auth.jwks import RemoteJwks
 from gateway.auth.jwt import JwtVerifier, VerifierConfig
 from gateway.auth.principal import check_required_groups, principal_from_claims
 from gateway.auth.settings import OidcSettings
 from gateway.capability import Principal
 from gateway.errors import ConfigError
+from gateway.secrets import read_secret_file
 
 __all__ = ["MIN_HMAC_SECRET_BYTES", "BearerAuthenticator", "HttpClientFactory", "build_oidc"]
 

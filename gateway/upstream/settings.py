@@ -15,6 +15,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from gateway.errors import ConfigError
+from gateway.secrets import read_secret_file
 from gateway.upstream.guard import bad_segment
 
 __all__ = ["AuthSettings", "BreakerSettings", "Credential", "UpstreamSettings", "load_credential"]
@@ -167,14 +168,7 @@ class Credential:
 def load_credential(name: str, auth: AuthSettings) -> Credential:
     """Read the secret file and build the header; errors never include the file content."""
     key = f"upstreams.{name}.auth.secret_file"
-    try:
-        secret = auth.secret_file.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"upstream {name}: cannot read secret file ({type(exc).__name__})", key=key
-        ) from None
-    if not secret:
-        raise ConfigError(f"upstream {name}: secret file is empty", key=key)
+    secret = read_secret_file(auth.secret_file, key)
     if _has_ctl(secret):
         raise ConfigError(f"upstream {name}: secret has control characters", key=key)
     bare = SecretStr(secret)

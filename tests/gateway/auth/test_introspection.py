@@ -11,12 +11,13 @@ import httpx
 import pytest
 
 from gateway.auth import BearerAuthenticator, DevIssuer
-from gateway.auth.introspection import Introspector, read_secret_file
+from gateway.auth.introspection import Introspector
 from gateway.auth.jwks import StaticKeys
 from gateway.auth.jwt import JwtVerifier, VerifierConfig
 from gateway.auth.keys import KeyRing
 from gateway.auth.settings import IntrospectionSettings
 from gateway.errors import AuthError, ConfigError
+from gateway.secrets import read_secret_file
 
 ENDPOINT = "https://auth.lab.example/application/o/introspect/"
 Handler = Callable[[httpx.Request], httpx.Response]
