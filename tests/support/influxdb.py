@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.net import free_port
+from tests.support.net import free_port, stop_process
 
 __all__ = ["InfluxServer", "free_port", "influxdb_server", "start_influxd"]
 
@@ -134,12 +134,7 @@ def start_influxd(max_row_limit: int = 0) -> Iterator[InfluxServer]:
         _bootstrap(server)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_process(proc)
         log.close()
         shutil.rmtree(root, ignore_errors=True)
 

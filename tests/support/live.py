@@ -21,7 +21,7 @@ import yaml
 from gateway.auth.dev import DevIssuer
 from gateway.settings import load_settings
 from tests.support.gateway_app import FIXTURE_POLICIES
-from tests.support.net import free_port
+from tests.support.net import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,12 +86,7 @@ def start_gateway(tmp: Path, config: dict[str, Any], timeout: float = 20.0) -> L
 
 
 def stop_gateway(live: LiveGateway) -> None:
-    if live.proc.poll() is None:
-        live.proc.send_signal(signal.SIGTERM)
-        try:
-            live.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            live.kill()
+    stop_process(live.proc)
 
 
 @contextmanager

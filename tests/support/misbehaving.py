@@ -250,24 +250,24 @@ def _gzip_zeros(size: int) -> bytes:
     return b"".join(out)
 
 
-@pytest.fixture
-def misbehaving() -> Iterator[MisbehavingServer]:
-    """A fresh misbehaving server on a free loopback port, stopped after the test."""
+def _running() -> Iterator[MisbehavingServer]:
     server = MisbehavingServer().start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def misbehaving() -> Iterator[MisbehavingServer]:
+    """A fresh misbehaving server on a free loopback port, stopped after the test."""
+    yield from _running()
 
 
 @pytest.fixture
 def misbehaving_other() -> Iterator[MisbehavingServer]:
     """A second server, standing for "another host" (redirect targets must never see a hit)."""
-    server = MisbehavingServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running()
 
 
 @pytest.fixture

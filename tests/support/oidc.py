@@ -28,6 +28,8 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
+from tests.support.net import stop_process
+
 __all__ = ["CLIENTS", "OidcProvider", "new_signing_key", "oidc_provider"]
 
 HERE = Path(__file__).parent / "oidc"
@@ -158,11 +160,6 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
         origin = f"http://127.0.0.1:{port}"
         yield OidcProvider(origin=origin, issuer=origin + ISSUER_PATH, signing_key=key)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
         if process.stdout is not None:
             process.stdout.close()

@@ -12,7 +12,6 @@ SIGKILL) when the block ends; nothing else is started or stopped. Needs
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ import pytest
 import yaml
 
 from tests.support.live import free_port
+from tests.support.net import stop_process
 
 __all__ = ["PrometheusServer", "prometheus_binary", "prometheus_server", "wait_for"]
 
@@ -114,10 +114,4 @@ def prometheus_server(
         wait_for(ready, timeout, "prometheus to be ready")
         yield server
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        stop_process(proc, timeout=15)

@@ -33,7 +33,7 @@ from gateway.audit.reader import JournalReader
 from gateway.registry import Registry
 from gateway.settings import load_settings
 from tests.support import testcap
-from tests.support.net import free_port
+from tests.support.net import free_port, stop_process
 from tests.support.oidc import OidcProvider
 
 FIXTURE_POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
@@ -121,12 +121,7 @@ def live(oidc_provider: OidcProvider, tmp_path_factory: pytest.TempPathFactory) 
         wait_ready(process, base)
         yield Live(base=base, journal=tmp / "audit.db", oidc=oidc_provider, log=tmp / "gateway.log")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process, timeout=20)
 
 
 @pytest.fixture(scope="module")
