@@ -74,6 +74,7 @@ class Runtime:
         self.configs = validate_capability_configs(settings, registry)
         self.telemetry = Telemetry(settings.telemetry)
         self.ready = False
+        self._sighup = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resources: dict[str, Resources] = {}
         self.shipper: PostgresSink | None = None
@@ -194,6 +195,7 @@ class Runtime:
                 self.spawn(source.watch(), "tools-watch")
         try:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.reload_all)
+            self._sighup = True
         except (RuntimeError, ValueError):  # not the main thread (embedded servers, tests)
             log.info("SIGHUP reload not installed: not running in the main thread")
         self.ready = True
@@ -213,6 +215,9 @@ class Runtime:
 
     async def __aexit__(self, *exc: object) -> None:
         self.ready = False
+        if self._sighup:
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            self._sighup = False
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -28,7 +28,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar, get_type_hints
 
 import httpx
@@ -218,6 +218,4 @@ class Capability:
 
 def now_utc() -> datetime:
     """Helper for sample data and tests; the pipeline passes ``ctx.now`` to handlers."""
-    from datetime import UTC
-
     return datetime.now(UTC)

@@ -71,9 +71,5 @@ class AuditRecord:
     def to_json(self) -> str:
         return canonical_json(self.to_dict())
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
-        return cls(**data)
-
 
 _FIELDS = tuple(f.name for f in fields(AuditRecord))

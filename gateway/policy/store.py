@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -137,12 +136,3 @@ class PolicyStore:
         ):
             if any(_relevant(c) for c in changes):
                 self.reload("watch")
-
-    def install_sighup(self, loop: asyncio.AbstractEventLoop) -> Callable[[], None]:
-        """Reload on SIGHUP (Unix, main thread); returns a function that removes the handler."""
-        loop.add_signal_handler(signal.SIGHUP, self.reload, "sighup")
-
-        def remove() -> None:
-            loop.remove_signal_handler(signal.SIGHUP)
-
-        return remove

@@ -73,3 +73,24 @@ async def test_each_stage_is_a_span_of_the_call(make_gateway: Any) -> None:
         assert spans[stage].parent is not None, stage
         assert spans[stage].parent.span_id == call.context.span_id, stage
     assert format(call.context.trace_id, "032x") == record["trace_id"]
+
+
+async def test_sighup_reloads_the_policy_set(gw: Gateway) -> None:
+    import os
+    import signal
+
+    store = gw.runtime.policies
+    assert store is not None
+    path = gw.policy_dir / "gateway.yaml"
+    path.write_text(path.read_text().replace("kill_switch: false", "kill_switch: true"))
+    assert gw.runtime._sighup  # else the signal's default action would end the test run
+    os.kill(os.getpid(), signal.SIGHUP)
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if store.current.global_policy.kill_switch:
+            break
+    assert store.current.global_policy.kill_switch
+    r = await gw.client.post("/v1/tools/testcap_echo", json={"text": "x"}, headers=gw.auth())
+    assert r.status_code == 503
+    reloads = [x for x in await gw.journal_records(None) if x["kind"] == "policy_reload"]
+    assert reloads[-1]["notes"]["trigger"] == "sighup"

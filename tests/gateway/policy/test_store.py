@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,22 +85,6 @@ def test_callback_failure_does_not_break_reload(
     (policy_dir / "gateway.yaml").write_text("kill_switch: true\n", "utf-8")
     assert store.reload().ok
     assert store.current.global_policy.kill_switch
-
-
-async def test_sighup_reloads(policy_dir: Path, capabilities: dict[str, Capability]) -> None:
-    rec = Recorder()
-    store = PolicyStore(policy_dir, capabilities, rec)
-    rec.arrived.clear()
-    remove = store.install_sighup(asyncio.get_running_loop())
-    try:
-        (policy_dir / "gateway.yaml").write_text("kill_switch: true\n", "utf-8")
-        os.kill(os.getpid(), signal.SIGHUP)
-        event = await rec.next()
-    finally:
-        remove()
-    assert event.ok and event.trigger == "sighup" and event.changed
-    assert store.current.global_policy.kill_switch
-    assert not _allowed(store)
 
 
 async def test_watcher_applies_kill_switch_within_one_second(
