@@ -162,6 +162,6 @@ def _bootstrap(server: InfluxServer) -> None:
 @pytest.fixture(scope="session")
 def influxdb_server() -> Iterator[InfluxServer]:
     if shutil.which("influxd") is None:
-        pytest.skip("influxd not installed: run tests/support/install_influxdb.sh")
+        pytest.fail("influxd not installed: run tests/support/install_influxdb.sh (make test does)")
     with start_influxd() as server:
         yield server
