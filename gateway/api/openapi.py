@@ -18,6 +18,7 @@ _REF = "#/components/schemas/"
 _ERRORS = {
     "401": "Missing or invalid bearer token",
     "403": "Not permitted",
+    "404": "No such item (or not in scope: the two look alike)",
     "422": "Invalid arguments",
     "429": "Rate limited",
     "502": "Upstream failure",
