@@ -116,7 +116,7 @@ class Runtime:
     def reload_all(self) -> None:
         """SIGHUP: reload the policy set and every reloadable tool source."""
         if self.policies is not None:
-            self.policies.reload("sighup")
+            self.spawn(self.policies.reload_settled("sighup"), "policy-sighup")
         for source in self.registry.reloadable:
             source.reload()
 
