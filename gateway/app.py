@@ -25,6 +25,7 @@ from gateway.api.mcp import mcp_lifespan, mount_mcp
 from gateway.api.openapi import build_openapi
 from gateway.api.wellknown import add_wellknown_routes
 from gateway.audit.journal import Journal
+from gateway.audit.lock import JournalLocked
 from gateway.audit.postgres import PostgresSink
 from gateway.audit.record import AuditRecord
 from gateway.audit.sink import AuditSink
@@ -149,7 +150,11 @@ class Runtime:
         except PolicyError as exc:
             raise ConfigError(f"policies not loadable: {exc}", key="policy_dir") from None
         self.journal = Journal(s.journal_path)
-        await self.journal.open()
+        try:
+            await self.journal.open()
+        except JournalLocked as exc:
+            self.journal = None
+            raise ConfigError(str(exc), key="journal_path") from None
         sink = AuditSink(self.journal)
         if s.postgres is not None:
             self.shipper = PostgresSink(
