@@ -158,7 +158,10 @@ class Runtime:
         sink = AuditSink(self.journal)
         if s.postgres is not None:
             self.shipper = PostgresSink(
-                s.postgres.resolved_dsn(), self.journal, batch_size=s.postgres.batch_size
+                s.postgres.resolved_dsn(),
+                self.journal,
+                batch_size=s.postgres.batch_size,
+                ship_timeout=s.postgres.ship_timeout_seconds,
             )
             await self.shipper.start()
             shipper = self.shipper
