@@ -34,7 +34,13 @@ from typing import Literal, TypeVar
 
 from gateway.audit.chain import GENESIS, Row, link, record_text
 from gateway.audit.lock import JournalLock
-from gateway.audit.reader import SCHEMA, JournalReader, connect
+from gateway.audit.reader import (
+    ANCHOR_HASH_KEY,
+    ANCHOR_SEQ_KEY,
+    SCHEMA,
+    JournalReader,
+    connect,
+)
 from gateway.audit.record import AuditRecord
 from gateway.errors import AuditUnavailable
 
@@ -284,10 +290,7 @@ class Journal:
             self.journal_id = str(found[0]) if found else uuid.uuid4().hex
             if not found:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (JOURNAL_ID_KEY, self.journal_id))
-            last = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
-            tip = last.fetchone()
-            if tip is not None:
-                self._last_seq, self._last_hash = int(tip[0]), str(tip[1])
+            self._last_seq, self._last_hash = _stored_tip(conn)
             conn.execute("COMMIT")
             st = os.stat(self.path)
             self._inode = (st.st_dev, st.st_ino)
@@ -346,9 +349,24 @@ class Journal:
             raise OSError("journal file was replaced")
 
 
+def _stored_tip(conn: sqlite3.Connection) -> tuple[int, str]:
+    """Seq and hash of the last record; of the prune anchor when every record was pruned."""
+    tip = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    if tip is not None:
+        return int(tip[0]), str(tip[1])
+    meta = dict(
+        conn.execute(
+            "SELECT key, value FROM meta WHERE key IN (?, ?)", (ANCHOR_SEQ_KEY, ANCHOR_HASH_KEY)
+        ).fetchall()
+    )
+    if ANCHOR_SEQ_KEY in meta:
+        return int(meta[ANCHOR_SEQ_KEY]), str(meta.get(ANCHOR_HASH_KEY, ""))
+    return 0, GENESIS
+
+
 def _check_tip(conn: sqlite3.Connection, expected: int) -> None:
     """The stored tip must be the one this writer committed last: no one else writes here."""
-    found = conn.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0
+    found, _ = _stored_tip(conn)
     if found != expected:
         raise OSError(
             f"journal was written by someone else: last seq is {found}, this writer's is "
