@@ -25,6 +25,7 @@ from gateway.api.mcp import mcp_lifespan, mount_mcp
 from gateway.api.openapi import build_openapi
 from gateway.api.wellknown import add_wellknown_routes
 from gateway.audit.journal import Journal
+from gateway.audit.lock import JournalLocked
 from gateway.audit.postgres import PostgresSink
 from gateway.audit.record import AuditRecord
 from gateway.audit.sink import AuditSink
@@ -116,7 +117,7 @@ class Runtime:
     def reload_all(self) -> None:
         """SIGHUP: reload the policy set and every reloadable tool source."""
         if self.policies is not None:
-            self.policies.reload("sighup")
+            self.spawn(self.policies.reload_settled("sighup"), "policy-sighup")
         for source in self.registry.reloadable:
             source.reload()
 
@@ -149,11 +150,18 @@ class Runtime:
         except PolicyError as exc:
             raise ConfigError(f"policies not loadable: {exc}", key="policy_dir") from None
         self.journal = Journal(s.journal_path)
-        await self.journal.open()
+        try:
+            await self.journal.open()
+        except JournalLocked as exc:
+            self.journal = None
+            raise ConfigError(str(exc), key="journal_path") from None
         sink = AuditSink(self.journal)
         if s.postgres is not None:
             self.shipper = PostgresSink(
-                s.postgres.resolved_dsn(), self.journal, batch_size=s.postgres.batch_size
+                s.postgres.resolved_dsn(),
+                self.journal,
+                batch_size=s.postgres.batch_size,
+                ship_timeout=s.postgres.ship_timeout_seconds,
             )
             await self.shipper.start()
             shipper = self.shipper

@@ -49,6 +49,8 @@ class PostgresSettings(_Strict):
     dsn: str = Field(description="postgresql://user@host:port/db, without a password")
     password_file: Path | None = None
     batch_size: int = Field(500, ge=1, le=10_000)
+    #: One shipping attempt (connect, COPY, commit) that takes longer is abandoned and reported.
+    ship_timeout_seconds: float = Field(10.0, gt=0, le=600)
 
     @field_validator("dsn")
     @classmethod

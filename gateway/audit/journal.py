@@ -6,6 +6,12 @@ the next transaction, so one ``fsync`` serves many calls. With ``synchronous=FUL
 default) a returned ``append`` survives a process kill and a power loss; with ``NORMAL`` it
 survives a process kill but the last commits may be lost on power loss (docs/audit.md).
 
+Only one process writes a journal: ``open`` takes an exclusive lock beside it
+(:mod:`gateway.audit.lock`) and raises :class:`~gateway.audit.lock.JournalLocked` when
+another process holds it. Every transaction also checks that the stored tip is the one this
+writer last committed; a row written by anyone else fails every later write (logged, and
+``check`` turns false) instead of forking the chain.
+
 Any failure to write (disk full, read-only file, lock held elsewhere, file removed) makes
 ``append`` raise :class:`~gateway.errors.AuditUnavailable` within ``busy_timeout`` or
 ``append_timeout``, never hang: the pipeline then fails the call closed (503).
@@ -27,7 +33,14 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from gateway.audit.chain import GENESIS, Row, link, record_text
-from gateway.audit.reader import SCHEMA, JournalReader, connect
+from gateway.audit.lock import JournalLock
+from gateway.audit.reader import (
+    ANCHOR_HASH_KEY,
+    ANCHOR_SEQ_KEY,
+    SCHEMA,
+    JournalReader,
+    connect,
+)
 from gateway.audit.record import AuditRecord
 from gateway.errors import AuditUnavailable
 
@@ -79,6 +92,7 @@ class Journal:
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._inode: tuple[int, int] | None = None
+        self._lock = JournalLock(path)
         self._last_seq = 0
         self._last_hash = GENESIS
         self._healthy = False
@@ -89,9 +103,16 @@ class Journal:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Create or reopen the journal; raises AuditUnavailable when it cannot be written."""
+        """Create or reopen the journal; raises AuditUnavailable when it cannot be written.
+
+        Raises :class:`~gateway.audit.lock.JournalLocked` when another process writes it.
+        """
         if self._thread is not None:
             return
+        try:
+            self._lock.acquire()
+        except OSError as exc:
+            raise AuditUnavailable(internal=f"journal lock failed: {exc!r}") from None
         self._ready.clear()
         self._open_error = None
         self._closing = False
@@ -109,6 +130,7 @@ class Journal:
         if self._open_error is not None:
             thread, self._thread = self._thread, None
             await asyncio.to_thread(thread.join)
+            self._lock.release()
             raise AuditUnavailable(internal=f"journal open failed: {self._open_error!r}")
         self._healthy = True
 
@@ -124,6 +146,7 @@ class Journal:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        self._lock.release()
 
     async def __aenter__(self) -> Journal:
         await self.open()
@@ -267,10 +290,7 @@ class Journal:
             self.journal_id = str(found[0]) if found else uuid.uuid4().hex
             if not found:
                 conn.execute("INSERT INTO meta VALUES (?, ?)", (JOURNAL_ID_KEY, self.journal_id))
-            last = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
-            tip = last.fetchone()
-            if tip is not None:
-                self._last_seq, self._last_hash = int(tip[0]), str(tip[1])
+            self._last_seq, self._last_hash = _stored_tip(conn)
             conn.execute("COMMIT")
             st = os.stat(self.path)
             self._inode = (st.st_dev, st.st_ino)
@@ -283,6 +303,7 @@ class Journal:
         seq, prev = self._last_seq, self._last_hash
         try:
             conn.execute("BEGIN IMMEDIATE")
+            _check_tip(conn, self._last_seq)
             for item in batch:
                 if item.meta is not None:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", item.meta)
@@ -326,6 +347,31 @@ class Journal:
             raise OSError("journal file was removed") from None
         if (st.st_dev, st.st_ino) != self._inode:
             raise OSError("journal file was replaced")
+
+
+def _stored_tip(conn: sqlite3.Connection) -> tuple[int, str]:
+    """Seq and hash of the last record; of the prune anchor when every record was pruned."""
+    tip = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    if tip is not None:
+        return int(tip[0]), str(tip[1])
+    meta = dict(
+        conn.execute(
+            "SELECT key, value FROM meta WHERE key IN (?, ?)", (ANCHOR_SEQ_KEY, ANCHOR_HASH_KEY)
+        ).fetchall()
+    )
+    if ANCHOR_SEQ_KEY in meta:
+        return int(meta[ANCHOR_SEQ_KEY]), str(meta.get(ANCHOR_HASH_KEY, ""))
+    return 0, GENESIS
+
+
+def _check_tip(conn: sqlite3.Connection, expected: int) -> None:
+    """The stored tip must be the one this writer committed last: no one else writes here."""
+    found, _ = _stored_tip(conn)
+    if found != expected:
+        raise OSError(
+            f"journal was written by someone else: last seq is {found}, this writer's is "
+            f"{expected}; restart labgate (one process per journal) and run audit verify"
+        )
 
 
 def _consume(future: asyncio.Future[Row | None]) -> None:

@@ -9,7 +9,10 @@ Each batch is the rows after the journal's shipped cursor. It is COPYed into a t
 table and inserted with ``ON CONFLICT (event_id) DO NOTHING`` in one transaction; the cursor
 moves only after that commit. A batch that committed but whose acknowledgement was lost is
 shipped again and inserts nothing: no loss, no duplicate. While PostgreSQL is away (refusing,
-restarting, timing out) the shipper retries with capped exponential backoff.
+restarting, timing out) the shipper retries with capped exponential backoff. An attempt
+that takes longer than ``ship_timeout`` (a PostgreSQL that accepts and never answers) is
+abandoned on a fresh connection and reported like any other failure, in ``last_error`` and
+the log.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from gateway.audit.journal import Journal
 from gateway.audit.migrate import migrate
 from gateway.audit.pgrow import COLUMNS, pg_values
 
-__all__ = ["PostgresSink", "describe_dsn"]
+__all__ = ["PostgresSink", "ShipTimeout", "describe_dsn"]
 
 log = logging.getLogger("labgate.audit.postgres")
 
@@ -40,6 +43,10 @@ _INSERT = (
     f"INSERT INTO labgate_audit ({_COLS}) SELECT {_COLS} FROM {_STAGE} "  # noqa: S608
     "ON CONFLICT (event_id) DO NOTHING"
 )
+
+
+class ShipTimeout(Exception):
+    """A shipping attempt exceeded ``ship_timeout``: PostgreSQL accepted but did not answer."""
 
 
 def describe_dsn(dsn: str) -> str:
@@ -69,6 +76,7 @@ class PostgresSink:
         connect_timeout: float = 5.0,
         command_timeout: float = 30.0,
         stop_timeout: float = 5.0,
+        ship_timeout: float = 10.0,
     ) -> None:
         self._dsn = dsn
         self.target = describe_dsn(dsn)
@@ -79,6 +87,7 @@ class PostgresSink:
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
         self.stop_timeout = stop_timeout
+        self.ship_timeout = ship_timeout
         self.last_error: str | None = None
         self.shipped = 0
         self._cursor: int | None = None
@@ -134,7 +143,7 @@ class PostgresSink:
         backoff = min(0.1, self.max_backoff)
         while True:
             try:
-                shipped = await self.ship_once()
+                shipped = await self._attempt()
             except Exception as exc:  # the shipper never dies; it reports and retries
                 self.last_error = _describe(exc, self._dsn)
                 log.warning("audit shipping to %s failed: %s", self.target, self.last_error)
@@ -150,6 +159,24 @@ class PostgresSink:
                 if self._stopping.is_set():
                     return
                 await self._sleep(self.interval)
+
+    async def _attempt(self) -> int:
+        """:meth:`ship_once` within ``ship_timeout``; a stall becomes :class:`ShipTimeout`.
+
+        On a stall the pool is terminated first (its sockets closed), so the abandoned
+        attempt ends at once instead of waiting on a server that never answers.
+        """
+        attempt = asyncio.get_running_loop().create_task(self.ship_once(), name="audit-ship")
+        done, _ = await asyncio.wait({attempt}, timeout=self.ship_timeout)
+        if attempt in done:
+            return attempt.result()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
+        attempt.cancel()
+        await asyncio.wait({attempt}, timeout=1.0)
+        attempt.add_done_callback(_consume)
+        raise ShipTimeout(f"no answer from PostgreSQL within {self.ship_timeout:g} s (stalled)")
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -175,7 +202,7 @@ class PostgresSink:
         return self._pool
 
     async def _close_pool_if_broken(self, exc: Exception) -> None:
-        if isinstance(exc, OSError | asyncpg.InterfaceError | TimeoutError):
+        if isinstance(exc, OSError | asyncpg.InterfaceError | TimeoutError | ShipTimeout):
             await self._close_pool()
 
     async def _close_pool(self) -> None:
@@ -185,6 +212,11 @@ class PostgresSink:
                 await asyncio.wait_for(pool.close(), 2.0)
             except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 pool.terminate()
+
+
+def _consume(task: asyncio.Task[int]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 def _keywords(dsn: str) -> dict[str, str]:

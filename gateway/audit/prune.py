@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import TextIO
 
 from gateway.audit.journal import CURSOR_KEY
-from gateway.audit.reader import connect
+from gateway.audit.reader import ANCHOR_HASH_KEY, ANCHOR_SEQ_KEY, connect
 
 __all__ = ["ANCHOR_HASH_KEY", "ANCHOR_SEQ_KEY", "cmd_prune", "prune"]
-
-ANCHOR_SEQ_KEY = "pruned_through_seq"
-ANCHOR_HASH_KEY = "pruned_through_hash"
 
 
 def prune(path: Path, before: datetime, *, busy_timeout_ms: int = 5000) -> tuple[int, int]:

@@ -14,7 +14,11 @@ from types import TracebackType
 
 from gateway.audit.chain import Row
 
-__all__ = ["SCHEMA", "JournalReader", "connect"]
+__all__ = ["ANCHOR_HASH_KEY", "ANCHOR_SEQ_KEY", "SCHEMA", "JournalReader", "connect"]
+
+#: ``meta`` keys of the prune anchor: seq and hash of the last record pruned (prune.py).
+ANCHOR_SEQ_KEY = "pruned_through_seq"
+ANCHOR_HASH_KEY = "pruned_through_hash"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (

@@ -3,7 +3,9 @@
 verify_journal(path) -> [Problem]    # the local journal's chain
 verify_postgres(dsn) -> [Problem]    # each journal's chain in labgate_audit, by seq, and
                                      # every typed column against its hashed record
-cmd_verify(journal, dsn) -> 0 intact | 1 problems found | 2 could not read
+compare_stores(journal, dsn)         # both stores against each other (compare.py)
+cmd_verify(journal, dsn) -> 0 intact | 1 problems found | 2 could not read; with both a
+                            journal and a DSN it also compares them
 cmd_tail(journal, n, follow) -> 0 | 2; prints one JSON line per record
 """
 
@@ -21,6 +23,7 @@ from typing import Any, TextIO
 
 import asyncpg
 
+from gateway.audit import compare
 from gateway.audit.chain import GENESIS, Problem, Row, verify
 from gateway.audit.journal import CURSOR_KEY
 from gateway.audit.log import AuditLog
@@ -151,6 +154,9 @@ def cmd_verify(journal: Path | None, dsn: str | None, *, out: TextIO | None = No
             status = max(status, 1)
         else:
             print(f"{name}: chain intact", file=out)
+    if journal is not None and dsn is not None:
+        name = f"{journal} vs postgresql {describe_dsn(dsn)}"
+        status = max(status, compare.report(journal, dsn, name, out))
     return status
 
 

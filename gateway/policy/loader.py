@@ -25,11 +25,21 @@ from gateway.policy.model import CapabilityPolicy, GlobalPolicy
 from gateway.policy.version import policy_version
 from gateway.policy.yamlsrc import YamlDoc, parse_yaml, pydantic_problems
 
-__all__ = ["GLOBAL_FILE", "PolicyLoadError", "PolicySet", "load_policy_dir", "policy_files"]
+__all__ = [
+    "EMPTY_GLOBAL",
+    "GLOBAL_FILE",
+    "PolicyLoadError",
+    "PolicySet",
+    "load_policy_dir",
+    "policy_files",
+]
 
 GLOBAL_FILE = "gateway.yaml"
 CASES_SUFFIX = ".cases.yaml"
 MAX_FILES = 200
+#: An empty ``gateway.yaml`` is what an in-place rewrite shows between truncate and write;
+#: it must never pass for "all defaults" (which would lower a kill switch that is on).
+EMPTY_GLOBAL = "gateway.yaml is empty: state the global policy, at least kill_switch: false"
 
 
 class PolicyLoadError(PolicyError):
@@ -118,8 +128,9 @@ def _load(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
             problems.append(exc)
             continue
         if name == GLOBAL_FILE:
-            if doc.data is None:  # empty or comments only: all defaults
-                doc = YamlDoc(file=doc.file, data={}, root=doc.root)
+            if doc.data is None:  # empty, blank or comments only: a truncated file looks so
+                problems.append(doc.error(EMPTY_GLOBAL))
+                continue
             global_policy = _validate(GlobalPolicy, doc, problems)
             continue
         stem = name.removesuffix(".yaml")

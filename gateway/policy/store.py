@@ -1,10 +1,14 @@
 """The policy set in force, and how it is replaced: on file change and on SIGHUP.
 
 Only a fully valid set replaces the current one (a single reference swap, so a reader sees
-the old set or the new one, never a mix). An invalid edit keeps the last good set and is
-remembered (``last_error``, ``last_error_at``, ``reload_failures``) for ``/readyz``. Every
-reload, good or bad, is reported to ``on_reload`` (audit record, log line, metric).
-The initial load happens in the constructor; its failure raises :class:`PolicyError`.
+the old set or the new one, never a mix). A half-written file never lowers a guard that is
+up (kill switch, maintenance): a set that turns one off must state it (``kill_switch: false``,
+else it is refused), and the watcher and SIGHUP apply it only once the files read the same
+twice, ``settle`` seconds apart (:meth:`PolicyStore.reload_settled`). An invalid edit keeps
+the last good set and is remembered (``last_error``, ``last_error_at``, ``reload_failures``)
+for ``/readyz``. Every reload, good or bad, is reported to ``on_reload`` (audit record,
+log line, metric). The initial load happens in the constructor; its failure raises
+:class:`PolicyError`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import watchfiles
 
 from gateway.capability import Capability
 from gateway.errors import PolicyError
-from gateway.policy.loader import CASES_SUFFIX, PolicySet, load_policy_dir
+from gateway.policy import guards
+from gateway.policy.loader import CASES_SUFFIX, GLOBAL_FILE, PolicySet, load_policy_dir
 
 __all__ = ["PolicyStore", "ReloadEvent"]
 
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 #: well under one second after the write.
 DEBOUNCE_MS = 150
 STEP_MS = 30
+#: How long a set that lowers a guard must stay unchanged on disk before it applies.
+SETTLE_SECONDS = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +72,14 @@ class PolicyStore:
         on_reload: Callable[[ReloadEvent], None],
         *,
         clock: Callable[[], datetime] = _utcnow,
+        settle: float = SETTLE_SECONDS,
     ) -> None:
         self.path = Path(path)
         self._capabilities = capabilities
         self._on_reload = on_reload
         self._clock = clock
+        self.settle = settle
+        self._settling = asyncio.Lock()
         self._current: PolicySet = load_policy_dir(self.path, capabilities)
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
@@ -82,10 +92,47 @@ class PolicyStore:
 
     def reload(self, trigger: str = "manual") -> ReloadEvent:
         """Load the directory again; swap it in only when the whole set is valid."""
-        old = self._current
+        return self._apply(self._candidate(), trigger)
+
+    async def reload_settled(self, trigger: str) -> ReloadEvent:
+        """Like :meth:`reload`, but a set that lowers a guard applies only once settled.
+
+        Settled: two reads ``settle`` seconds apart give the same files. Until then the
+        guard stays up; a read that no longer lowers a guard (or fails) ends the wait.
+        """
+        async with self._settling:
+            candidate = self._candidate()
+            while isinstance(candidate, PolicySet) and self._lowers(candidate):
+                await asyncio.sleep(self.settle)
+                again = self._candidate()
+                if isinstance(again, PolicySet) and again.version == candidate.version:
+                    break
+                candidate = again
+            return self._apply(candidate, trigger)
+
+    def _lowers(self, new: PolicySet) -> bool:
+        return bool(guards.lowered(self._current.global_policy, new.global_policy))
+
+    def _candidate(self) -> PolicySet | PolicyError:
+        """The set on disk, or why it may not replace the one in force."""
         try:
             new = load_policy_dir(self.path, self._capabilities)
         except PolicyError as exc:
+            return exc
+        unstated = guards.unstated(self._current.global_policy, new.global_policy)
+        if unstated:
+            return PolicyError(
+                f"{unstated[0]} is on; a policy that turns it off must say so "
+                f"({unstated[0]}: false)",
+                file=str(self.path / GLOBAL_FILE),
+                line=1,
+            )
+        return new
+
+    def _apply(self, candidate: PolicySet | PolicyError, trigger: str) -> ReloadEvent:
+        old = self._current
+        if isinstance(candidate, PolicyError):
+            exc = candidate
             self.reload_failures += 1
             self.last_error = str(exc)
             self.last_error_at = self._clock()
@@ -100,6 +147,7 @@ class PolicyStore:
                 False,
             )
         else:
+            new = candidate
             self._current = new
             self.last_error = None
             if new.version != old.version:
@@ -135,4 +183,4 @@ class PolicyStore:
             watch_filter=None,
         ):
             if any(_relevant(c) for c in changes):
-                self.reload("watch")
+                await self.reload_settled("watch")

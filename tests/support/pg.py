@@ -3,8 +3,9 @@
 * ``pg_dsn`` (session): DSN of a new, uniquely named database, dropped at the end.
 * ``pg_proxy``: a :class:`TcpProxy` on a free loopback port in front of the server;
   ``await pg_proxy.stop()`` cuts every connection and closes the port (clients get a real
-  ECONNREFUSED), ``await pg_proxy.start()`` opens it again. ``proxied(dsn, proxy)`` rewrites
-  a DSN to go through it.
+  ECONNREFUSED), ``await pg_proxy.start()`` opens it again. ``pg_proxy.stall()`` keeps every
+  connection open and accepts new ones but forwards no byte either way (a server that hangs)
+  until ``pg_proxy.resume()``. ``proxied(dsn, proxy)`` rewrites a DSN to go through it.
 
 Uses the PostgreSQL server of the test machine (127.0.0.1:5432, user ``postgres``, trust
 auth). Register with ``pytest_plugins = ["tests.support.pg"]``.
@@ -58,6 +59,15 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+
+    def stall(self) -> None:
+        """Accept and hold connections, forward nothing, answer nothing."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
@@ -67,6 +77,7 @@ class TcpProxy:
             self._server.close()
             for w in list(self._writers):
                 w.transport.abort()
+            self._flowing.set()  # held connections see their aborted client and end
             await self._server.wait_closed()
             self._server = None
         for t in list(self._tasks):
@@ -74,6 +85,11 @@ class TcpProxy:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        await self._flowing.wait()
+        if writer.transport.is_closing():
+            self._writers.discard(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
@@ -89,6 +105,9 @@ class TcpProxy:
     async def _pipe(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         try:
             while data := await src.read(65536):
+                await self._flowing.wait()
+                if dst.transport.is_closing():
+                    break
                 dst.write(data)
                 await dst.drain()
         except (OSError, asyncio.IncompleteReadError):

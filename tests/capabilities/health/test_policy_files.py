@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def policy_dir(tmp_path: Path) -> Path:
-    (tmp_path / "gateway.yaml").write_text("")
+    (tmp_path / "gateway.yaml").write_text("kill_switch: false\n")
     for name in ("health.yaml", "health.cases.yaml"):
         shutil.copy(POLICIES / name, tmp_path / name)
     return tmp_path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import time
 from collections.abc import AsyncIterator
@@ -202,3 +203,40 @@ async def test_shipping_throughput(tmp_path: Path, db: asyncpg.Connection, pg_ds
         await sink.stop()
     assert await count(db) == n
     print(f"\nshipper: {n / elapsed:,.0f} records/s")
+
+
+async def test_stalled_postgres_times_out_and_says_so(
+    journal: Journal,
+    db: asyncpg.Connection,
+    pg_dsn: str,
+    pg_proxy: TcpProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL accepts connections and never answers: the shipper reports it, then recovers."""
+    sink = PostgresSink(proxied(pg_dsn, pg_proxy), journal, batch_size=50, interval=0.02)
+    sink.ship_timeout = 0.5
+    sink.max_backoff = 0.3
+    await sink.start()
+    try:
+        for i in range(20):
+            await journal.append(make_record(i))
+        await wait_for(lambda: _lag_zero(sink))
+        pg_proxy.stall()  # the pooled connection and any new one: open, silent
+        for i in range(20, 40):
+            await journal.append(make_record(i))
+        with caplog.at_level(logging.WARNING, "labgate.audit.postgres"):
+            await wait_for(lambda: _has_error(sink))
+        assert sink.lag == 20
+        assert sink.last_error == ("ShipTimeout: no answer from PostgreSQL within 0.5 s (stalled)")
+        assert "within 0.5 s (stalled)" in caplog.text
+        assert f"127.0.0.1:{pg_proxy.port}/" in caplog.text
+        pg_proxy.resume()
+        await wait_for(lambda: _lag_zero(sink))
+        await wait_for(lambda: _no_error(sink))
+    finally:
+        await sink.stop()
+    assert await count(db) == 40
+
+
+async def _no_error(sink: PostgresSink) -> bool:
+    return sink.last_error is None

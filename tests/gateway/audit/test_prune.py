@@ -71,3 +71,17 @@ async def test_the_cli_prunes(journal: Journal, capsys: pytest.CaptureFixture[st
     assert main(["audit", "prune", "--journal", str(journal.path), "--keep-days", "30"]) == 0
     assert "2 shipped record(s) removed" in capsys.readouterr().out
     assert main(["audit", "verify", "--journal", str(journal.path)]) == 0
+
+
+async def test_pruning_every_record_keeps_the_writer_and_the_chain(journal: Journal) -> None:
+    await _fill(journal, [200, 150])
+    await journal.set_shipped_cursor(2)
+    assert prune(journal.path, NOW - timedelta(days=90)) == (2, 2)  # the tip is gone too
+    assert await journal.check()  # not mistaken for a foreign writer
+    await _fill(journal, [100])  # appended after the prune: seq 3
+    await journal.set_shipped_cursor(3)
+    assert prune(journal.path, NOW - timedelta(days=90)) == (1, 3)
+    await journal.close()
+    async with Journal(journal.path) as again:  # a restart: continues from the anchor
+        assert await again.append(make_record(11)) == 4
+    assert verify_journal(journal.path) == []

@@ -13,6 +13,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from gateway.audit.chain import link
+from gateway.audit.compare import acompare_stores
 from gateway.audit.journal import Journal
 from gateway.audit.migrate import migrate
 from gateway.audit.postgres import PostgresSink
@@ -182,3 +184,86 @@ async def _lines(out: io.StringIO, n: int) -> None:
         if len(out.getvalue().splitlines()) >= n:
             return
         await asyncio.sleep(0.02)
+
+
+async def _verify_both(journal: Path, dsn: str) -> tuple[int, str]:
+    out = io.StringIO()
+    status = await asyncio.to_thread(cmd_verify, journal, dsn, out=out)
+    return status, out.getvalue()
+
+
+async def test_both_stores_agree(shipped: asyncpg.Connection, filled: Journal, pg_dsn: str) -> None:
+    result = await acompare_stores(filled.path, pg_dsn)
+    assert result.problems == [] and result.parted_at is None
+    assert (result.journal_count, result.postgres_count, result.cursor) == (6, 6, 6)
+    assert result.journal_tip == result.postgres_tip and result.journal_tip is not None
+    status, text = await _verify_both(filled.path, pg_dsn)
+    assert status == 0
+    assert "6 records" in text and "they agree" in text
+
+
+async def test_rows_deleted_from_postgres_end_are_found(
+    shipped: asyncpg.Connection, filled: Journal, pg_dsn: str
+) -> None:
+    await shipped.execute("DELETE FROM labgate_audit WHERE seq > 4")
+    assert await averify_postgres(pg_dsn) == []  # PostgreSQL's own chain is intact
+    result = await acompare_stores(filled.path, pg_dsn)
+    assert [(p.seq, p.code) for p in result.problems] == [(5, "postgres-missing")]
+    assert result.problems[0].message.startswith("seq 5..6 (2): shipped (journal cursor 6)")
+    assert (result.parted_at, result.postgres_count, result.journal_count) == (5, 4, 6)
+    status, text = await _verify_both(filled.path, pg_dsn)
+    assert status == 1
+    assert "the stores part at seq 5" in text and "postgres-missing" in text
+
+
+async def test_journal_tail_cut_with_cursor_moved_back_is_found(
+    shipped: asyncpg.Connection, filled: Journal, pg_dsn: str
+) -> None:
+    path = filled.path
+    await filled.close()
+    tamper(
+        path,
+        "DELETE FROM journal WHERE seq > 4",
+        "UPDATE meta SET value = '4' WHERE key = 'shipped_cursor'",
+    )
+    assert verify_journal(path) == []  # the journal's own chain is intact
+    result = await acompare_stores(path, pg_dsn)
+    assert [(p.seq, p.code) for p in result.problems] == [(5, "journal-missing")]
+    assert result.parted_at == 5 and result.journal_tip is not None
+    assert result.journal_tip[0] == 4 and result.postgres_tip is not None
+    assert result.postgres_tip[0] == 6
+    status, text = await _verify_both(path, pg_dsn)
+    assert status == 1 and "journal-missing" in text
+
+
+async def test_a_rehashed_forgery_in_postgres_is_found(
+    shipped: asyncpg.Connection, filled: Journal, pg_dsn: str
+) -> None:
+    # Someone rewrites PostgreSQL's last row and recomputes its hash: its chain stays intact.
+    prev, text = await shipped.fetchrow("SELECT prev_hash, record FROM labgate_audit WHERE seq = 6")
+    forged = text.replace('"decision":"allow"', '"decision":"deny"')
+    assert forged != text
+    await shipped.execute(
+        "UPDATE labgate_audit SET record = $1, hash = $2, decision = 'deny' WHERE seq = 6",
+        forged,
+        link(prev, forged),
+    )
+    assert await averify_postgres(pg_dsn) == []
+    result = await acompare_stores(filled.path, pg_dsn)
+    assert [(p.seq, p.code) for p in result.problems] == [(6, "record-differs")]
+
+
+async def test_rows_pruned_from_the_journal_are_not_missing(
+    shipped: asyncpg.Connection, filled: Journal, pg_dsn: str
+) -> None:
+    path = filled.path
+    await filled.close()
+    with sqlite3.connect(path) as conn:
+        (anchor,) = conn.execute("SELECT hash FROM journal WHERE seq = 2").fetchone()
+        conn.execute("DELETE FROM journal WHERE seq <= 2")
+        conn.execute("INSERT INTO meta VALUES ('pruned_through_seq', '2')")
+        conn.execute("INSERT INTO meta VALUES ('pruned_through_hash', ?)", (anchor,))
+    conn.close()
+    result = await acompare_stores(path, pg_dsn)
+    assert result.problems == [] and (result.journal_count, result.postgres_count) == (4, 6)
+    assert (await _verify_both(path, pg_dsn))[0] == 0

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.capability import Capability
 from gateway.errors import PolicyError
-from gateway.policy.loader import PolicyLoadError, load_policy_dir
+from gateway.policy.loader import EMPTY_GLOBAL, PolicyLoadError, load_policy_dir
 
 HEAD = "capability: demo\nrules:\n"
 ECHO = "  - id: r1\n    tools: [demo_echo]\n"
@@ -256,10 +256,20 @@ def test_non_utf8(policy_dir: Path, capabilities: dict[str, Capability]) -> None
         load_policy_dir(policy_dir, capabilities)
 
 
-def test_empty_gateway_yaml_means_defaults(
-    policy_dir: Path, capabilities: dict[str, Capability]
+@pytest.mark.parametrize("text", ["", "  \n\n", "# nothing set\n"])
+def test_empty_gateway_yaml_is_refused(
+    policy_dir: Path, capabilities: dict[str, Capability], text: str
 ) -> None:
-    (policy_dir / "gateway.yaml").write_text("# nothing set\n", "utf-8")
+    # What an in-place rewrite shows between truncate and write: never "all defaults".
+    (policy_dir / "gateway.yaml").write_text(text, "utf-8")
+    with pytest.raises(PolicyError) as info:
+        load_policy_dir(policy_dir, capabilities)
+    assert info.value.message == EMPTY_GLOBAL
+    assert info.value.file == str(policy_dir / "gateway.yaml")
+
+
+def test_gateway_yaml_defaults(policy_dir: Path, capabilities: dict[str, Capability]) -> None:
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\n", "utf-8")
     g = load_policy_dir(policy_dir, capabilities).global_policy
     assert (g.kill_switch, g.maintenance.enabled, g.limits) == (False, False, None)
     assert (g.max_result_chars, g.tool_timeout_seconds) == (50_000, 10.0)

@@ -98,7 +98,7 @@ async def test_watcher_applies_kill_switch_within_one_second(
     try:
         # readiness: change a policy file until the watcher reports a reload
         for i in range(50):
-            (policy_dir / "gateway.yaml").write_text(f"# probe {i}\n", "utf-8")
+            (policy_dir / "gateway.yaml").write_text(f"kill_switch: false\n# probe {i}\n", "utf-8")
             try:
                 await rec.next(timeout=0.2)
                 break
@@ -138,3 +138,70 @@ async def test_watcher_applies_kill_switch_within_one_second(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+def test_lowering_a_guard_must_be_stated(
+    policy_dir: Path, capabilities: dict[str, Capability]
+) -> None:
+    # A partial rewrite of a file with the kill switch on can lose the kill_switch line.
+    (policy_dir / "gateway.yaml").write_text("kill_switch: true\nmax_result_chars: 100\n")
+    store = PolicyStore(policy_dir, capabilities, lambda e: None)
+    (policy_dir / "gateway.yaml").write_text("max_result_chars: 100\n")
+    event = store.reload()
+    assert not event.ok and store.current.global_policy.kill_switch
+    assert event.error == (
+        f"{policy_dir / 'gateway.yaml'}:1: kill_switch is on; "
+        "a policy that turns it off must say so (kill_switch: false)"
+    )
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\n")
+    assert store.reload().ok and not store.current.global_policy.kill_switch
+
+
+def test_lowering_maintenance_must_be_stated(
+    policy_dir: Path, capabilities: dict[str, Capability]
+) -> None:
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\nmaintenance: {enabled: true}\n")
+    store = PolicyStore(policy_dir, capabilities, lambda e: None)
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\nmaintenance: {message: hi}\n")
+    assert not store.reload().ok and store.current.global_policy.maintenance.enabled
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\nmaintenance: {enabled: false}\n")
+    assert store.reload().ok and not store.current.global_policy.maintenance.enabled
+
+
+class _Rewriter:
+    """Changes gateway.yaml while the store waits for it to settle (the store's sleep)."""
+
+    def __init__(self, path: Path, contents: list[str]) -> None:
+        self.path, self.contents = path, contents
+
+    async def sleep(self, seconds: float) -> None:
+        if self.contents:
+            self.path.write_text(self.contents.pop(0))
+
+
+async def test_a_lowered_guard_applies_only_once_settled(
+    policy_dir: Path, capabilities: dict[str, Capability], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (policy_dir / "gateway.yaml").write_text("kill_switch: true\n")
+    store = PolicyStore(policy_dir, capabilities, lambda e: None, settle=0.01)
+    # a file that lowers the kill switch, but is still being written at each re-read
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\n# a\n")
+    writes = ["kill_switch: false\n# ab\n", "kill_switch: true\n"]
+    rewriter = _Rewriter(policy_dir / "gateway.yaml", writes)
+    monkeypatch.setattr(asyncio, "sleep", rewriter.sleep)
+    event = await store.reload_settled("watch")
+    assert writes == [] and event.ok
+    assert store.current.global_policy.kill_switch  # the final, settled content
+    # a settled file lowers it
+    (policy_dir / "gateway.yaml").write_text("kill_switch: false\n")
+    event = await store.reload_settled("watch")
+    assert event.ok and not store.current.global_policy.kill_switch
+
+
+async def test_raising_a_guard_does_not_wait(
+    policy_dir: Path, capabilities: dict[str, Capability]
+) -> None:
+    store = PolicyStore(policy_dir, capabilities, lambda e: None, settle=3600)
+    (policy_dir / "gateway.yaml").write_text("kill_switch: true\n")
+    assert (await store.reload_settled("sighup")).ok
+    assert store.current.global_policy.kill_switch
