@@ -1,0 +1,127 @@
+"""Value-based scrubbing: no configured secret leaves labgate inside a result.
+
+An upstream may echo what it received (a debug endpoint, an error object that repeats the
+request's headers, a misconfigured proxy). Whatever the capability, every result passes
+:meth:`Scrubber.scan` before it is shaped and answered, on every face and also when it
+comes from the cache. Each secret is searched in the forms an echo carries it:
+
+* as is, and URL-encoded (``quote``, ``quote_plus``);
+* base64 (standard and URL-safe alphabet), at each of the three byte offsets it can start
+  at inside a longer encoded value (the characters that depend on the secret alone), so
+  ``base64("user:" + secret)`` or a token embedded in an encoded blob is found too;
+* the basic-auth pair ``user:secret`` (and its base64) for upstreams using ``basic``.
+
+The needles are computed once per secret set. A scan joins the result's strings (keys too)
+into one text and looks for every needle in it (C-speed substring searches); only on a hit
+does it walk the value again and replace each occurrence with ``[redacted]``. With no
+secret configured a scan costs nothing. Hits are reported by *label*
+(``upstream:paperless``), never by value.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+__all__ = ["REDACTED", "Scrubber", "secret_forms"]
+
+REDACTED = "[redacted]"
+#: An offset base64 core shorter than this is not searched: it would match ordinary text.
+MIN_CORE = 8
+
+
+def _b64_cores(raw: bytes) -> set[str]:
+    """The base64 characters that depend on ``raw`` alone, at byte offsets 0, 1 and 2."""
+    cores: set[str] = set()
+    n = len(raw)
+    for k in range(3):
+        encoded = base64.b64encode(bytes(k) + raw).decode("ascii").rstrip("=")
+        chars = [i for i in range(len(encoded)) if 6 * i // 8 >= k and (6 * i + 5) // 8 < k + n]
+        if not chars:
+            continue
+        core = encoded[chars[0] : chars[-1] + 1]
+        if k == 0 or len(core) >= MIN_CORE:
+            cores.add(core)
+            cores.add(core.translate(_URLSAFE))
+    return cores
+
+
+_URLSAFE = str.maketrans("+/", "-_")
+
+
+def secret_forms(secret: str) -> set[str]:
+    """Every form of ``secret`` searched in results (see the module docstring)."""
+    forms = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret, safe="")}
+    forms |= _b64_cores(secret.encode("utf-8"))
+    return {f for f in forms if f}
+
+
+class Scrubber:
+    """The needles of one secret set; ``Scrubber(())`` scrubs nothing, at no cost."""
+
+    def __init__(self, secrets: Iterable[tuple[str, str]]) -> None:
+        """``secrets``: (label, value) pairs; a label names where the secret is configured."""
+        labels: dict[str, str] = {}
+        for label, value in secrets:
+            for form in secret_forms(value):
+                labels.setdefault(form, label)
+        needles = sorted(labels, key=len, reverse=True)  # a longer form wins at one position
+        self._labels = labels
+        self._needles = tuple(needles)
+        self._pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
+
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
+
+    def scan(self, value: Any) -> tuple[Any, list[str]]:
+        """``value`` with every secret form replaced, and the labels of the secrets found."""
+        if self._pattern is None:
+            return value, []
+        parts: list[str] = []
+        _strings(value, parts)
+        text = "\x00".join(parts)
+        if not any(needle in text for needle in self._needles):
+            return value, []
+        found: set[str] = set()
+        return self._walk(value, found), sorted(found)
+
+    def text(self, value: str) -> str:
+        """``value`` with every secret form replaced (log lines, audit notes, messages)."""
+        if self._pattern is None:
+            return value
+        return self._replace(value, set())
+
+    def _replace(self, value: str, found: set[str]) -> str:
+        assert self._pattern is not None
+
+        def hit(match: re.Match[str]) -> str:
+            found.add(self._labels[match.group()])
+            return REDACTED
+
+        return self._pattern.sub(hit, value)
+
+    def _walk(self, value: Any, found: set[str]) -> Any:
+        if isinstance(value, str):
+            return self._replace(value, found)
+        if isinstance(value, dict):
+            return {self._walk(k, found): self._walk(v, found) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._walk(v, found) for v in value]
+        return value
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    """Every string of a JSON-like value (keys too), in order."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _strings(key, out)
+            _strings(item, out)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _strings(item, out)
