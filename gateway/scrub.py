@@ -9,7 +9,9 @@ comes from the cache. Each secret is searched in the forms an echo carries it:
 * base64 (standard and URL-safe alphabet), at each of the three byte offsets it can start
   at inside a longer encoded value (the characters that depend on the secret alone), so
   ``base64("user:" + secret)`` or a token embedded in an encoded blob is found too;
-* the basic-auth pair ``user:secret`` (and its base64) for upstreams using ``basic``.
+* the basic-auth pair ``user:secret`` (and its base64) for upstreams using ``basic``;
+* cut short at the end of a string (a capability's own length limit, before a ``…`` or
+  ``...`` mark): a trailing piece of at least ``MIN_CORE`` characters that begins a form.
 
 The needles are computed once per secret set. A scan joins the result's strings (keys too)
 into one text and looks for every needle in it (C-speed substring searches); only on a hit
@@ -29,7 +31,8 @@ from urllib.parse import quote, quote_plus
 __all__ = ["REDACTED", "Scrubber", "secret_forms"]
 
 REDACTED = "[redacted]"
-#: An offset base64 core shorter than this is not searched: it would match ordinary text.
+#: Shortest piece searched: offset base64 cores and cut-off secrets shorter than this would
+#: match ordinary text. Also the length of the head a scan probes for.
 MIN_CORE = 8
 
 
@@ -50,6 +53,8 @@ def _b64_cores(raw: bytes) -> set[str]:
 
 
 _URLSAFE = str.maketrans("+/", "-_")
+#: Truncation marks a capability may append after cutting a string.
+_MARKS = ".…"
 
 
 def secret_forms(secret: str) -> set[str]:
@@ -70,8 +75,15 @@ class Scrubber:
                 labels.setdefault(form, label)
         needles = sorted(labels, key=len, reverse=True)  # a longer form wins at one position
         self._labels = labels
-        self._needles = tuple(needles)
         self._pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
+        #: What a scan looks for: each needle's head (a whole needle contains it, and so does
+        #: a needle cut short by a capability's own length limit).
+        self._heads = tuple({n[:MIN_CORE] for n in needles})
+        #: Every proper prefix (at least MIN_CORE long) of a needle: a cut-off secret.
+        self._prefixes = {
+            n[:i]: label for n, label in labels.items() for i in range(MIN_CORE, len(n))
+        }
+        self._longest = len(needles[0]) if needles else 0
 
     @property
     def active(self) -> bool:
@@ -84,7 +96,7 @@ class Scrubber:
         parts: list[str] = []
         _strings(value, parts)
         text = "\x00".join(parts)
-        if not any(needle in text for needle in self._needles):
+        if not any(head in text for head in self._heads):
             return value, []
         found: set[str] = set()
         return self._walk(value, found), sorted(found)
@@ -102,7 +114,18 @@ class Scrubber:
             found.add(self._labels[match.group()])
             return REDACTED
 
-        return self._pattern.sub(hit, value)
+        return self._cut_tail(self._pattern.sub(hit, value), found)
+
+    def _cut_tail(self, value: str, found: set[str]) -> str:
+        """Redact a secret cut short at the end of ``value`` (before a truncation mark)."""
+        body = value.rstrip(_MARKS)
+        start = max(0, len(body) - self._longest)
+        for pos in range(start, len(body) - MIN_CORE + 1):
+            label = self._prefixes.get(body[pos:])
+            if label is not None:
+                found.add(label)
+                return body[:pos] + REDACTED + value[len(body) :]
+        return value
 
     def _walk(self, value: Any, found: set[str]) -> Any:
         if isinstance(value, str):

@@ -68,3 +68,34 @@ async def test_an_echoed_credential_is_redacted_and_audited_on_every_face(
     for record in records:
         assert record["notes"]["secret_redacted"] == ["upstream:gitea", "upstream:homeassistant"]
         assert _leaks(canonical_json(record)) == []
+
+
+class PaddingLab(FakeLab):
+    """Echoes the credential after padding, so the tool's own length limit cuts it short."""
+
+    def respond(self, method: str, target: str, headers: dict[str, str]) -> SampleReply:
+        reply = super().respond(method, target, headers)
+        if reply.status != 200 or not target.startswith("/ha/"):
+            return reply
+        body = json.loads(reply.body)
+        body["state"] = "x" * 237 + headers.get("authorization", "")  # the field keeps 255
+        return SampleReply(200, reply.headers, json.dumps(body).encode())
+
+
+async def test_a_credential_cut_short_by_the_tools_length_limit_is_redacted(
+    tmp_path: Path,
+) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    with serve(PaddingLab()) as url:
+        config = make_capability_config(url, secrets)
+        capability = DeclarativeStore(EXAMPLES, set(config["upstreams"])).capability
+        async with faces(tmp_path, capability, ["declarative.yaml"], **config) as f:
+            args = {"entity_id": "sensor.outdoor_temperature"}
+            r = await f.rest(f.token(), "declarative_ha_sensor_state", args)
+            (record,) = f.records()
+    assert r.status_code == 200
+    state = r.json()["result"]["state"]
+    assert state == "x" * 237 + "Bearer [redacted]…"
+    assert HA[:8] not in r.text
+    assert record["notes"]["secret_redacted"] == ["upstream:homeassistant"]

@@ -47,6 +47,22 @@ def test_every_form_of_a_secret_is_redacted_in_a_result(form: str) -> None:
     assert clean["items"][0]["id"] == "1" and clean["partial"] is False
 
 
+@pytest.mark.parametrize("mark", ["", "…", "..."])
+def test_a_secret_cut_short_at_the_end_of_a_string_is_redacted(mark: str) -> None:
+    scrubber = Scrubber([("upstream:lab", SECRET)])
+    clean, found = scrubber.scan({"state": f"debug: Bearer {SECRET[:12]}{mark}"})
+    assert found == ["upstream:lab"]
+    assert clean == {"state": f"debug: Bearer {REDACTED}{mark}"}
+    cut_b64 = base64.b64encode(SECRET.encode()).decode()[:10]
+    assert scrubber.scan({"v": "x " + cut_b64 + mark})[1] == ["upstream:lab"]
+
+
+def test_a_short_piece_of_a_secret_in_ordinary_text_is_left_alone() -> None:
+    scrubber = Scrubber([("upstream:lab", SECRET)])
+    text = {"v": f"the word {SECRET[:7]} and {SECRET[:12]} mid-sentence"}
+    assert scrubber.scan(text) == (text, [])
+
+
 def test_keys_and_nested_lists_are_scrubbed_and_labels_name_the_source() -> None:
     scrubber = Scrubber([("upstream:a", SECRET), ("postgres.password_file", PASSWORD)])
     result = {"headers": {SECRET: ["x", [f"pw={quote_plus(PASSWORD)}"]]}, "n": 3}
