@@ -14,8 +14,9 @@ comes from the cache. Each secret is searched in the forms an echo carries it:
   ``...`` mark): a trailing piece of at least ``MIN_CORE`` characters that begins a form.
 
 The needles are computed once per secret set. A scan joins the result's strings (keys too)
-into one text and looks for every needle in it (C-speed substring searches); only on a hit
-does it walk the value again and replace each occurrence with ``[redacted]``. With no
+into one text and looks for the heads of all needles in one pass (an Aho-Corasick automaton,
+``ahocorasick-rs``); only on a hit does it walk the value again and replace each occurrence
+with ``[redacted]``. With no
 secret configured a scan costs nothing. Hits are reported by *label*
 (``upstream:paperless``), never by value.
 """
@@ -27,6 +28,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from ahocorasick_rs import AhoCorasick, Implementation
 
 __all__ = ["REDACTED", "Scrubber", "secret_forms"]
 
@@ -78,7 +81,8 @@ class Scrubber:
         self._pattern = re.compile("|".join(map(re.escape, needles))) if needles else None
         #: What a scan looks for: each needle's head (a whole needle contains it, and so does
         #: a needle cut short by a capability's own length limit).
-        self._heads = tuple({n[:MIN_CORE] for n in needles})
+        heads = sorted({n[:MIN_CORE] for n in needles})
+        self._heads = AhoCorasick(heads, implementation=Implementation.DFA) if heads else None
         #: Every proper prefix (at least MIN_CORE long) of a needle: a cut-off secret.
         self._prefixes = {
             n[:i]: label for n, label in labels.items() for i in range(MIN_CORE, len(n))
@@ -91,12 +95,11 @@ class Scrubber:
 
     def scan(self, value: Any) -> tuple[Any, list[str]]:
         """``value`` with every secret form replaced, and the labels of the secrets found."""
-        if self._pattern is None:
+        if self._heads is None:
             return value, []
         parts: list[str] = []
         _strings(value, parts)
-        text = "\x00".join(parts)
-        if not any(head in text for head in self._heads):
+        if not self._heads.find_matches_as_indexes("\x00".join(parts)):
             return value, []
         found: set[str] = set()
         return self._walk(value, found), sorted(found)
