@@ -24,6 +24,7 @@ secret configured a scan costs nothing. Hits are reported by *label*
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -32,6 +33,8 @@ from urllib.parse import quote, quote_plus
 from ahocorasick_rs import AhoCorasick, Implementation
 
 __all__ = ["REDACTED", "Scrubber", "secret_forms"]
+
+log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
 #: Shortest piece searched: offset base64 cores and cut-off secrets shorter than this would
@@ -74,6 +77,13 @@ class Scrubber:
         """``secrets``: (label, value) pairs; a label names where the secret is configured."""
         labels: dict[str, str] = {}
         for label, value in secrets:
+            if len(value) < MIN_CORE:
+                log.warning(
+                    "%s: secret shorter than %d characters; any result text containing it is "
+                    "redacted too",
+                    label,
+                    MIN_CORE,
+                )
             for form in secret_forms(value):
                 labels.setdefault(form, label)
         needles = sorted(labels, key=len, reverse=True)  # a longer form wins at one position

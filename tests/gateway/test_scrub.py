@@ -63,6 +63,15 @@ def test_a_short_piece_of_a_secret_in_ordinary_text_is_left_alone() -> None:
     assert scrubber.scan(text) == (text, [])
 
 
+def test_a_short_secret_is_still_redacted_and_the_operator_is_warned(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    scrubber = Scrubber([("upstream:weak", "pw1")])
+    assert scrubber.scan({"v": "user pw1"}) == ({"v": f"user {REDACTED}"}, ["upstream:weak"])
+    assert "upstream:weak: secret shorter than 8 characters" in caplog.text
+    assert "pw1" not in caplog.text
+
+
 def test_keys_and_nested_lists_are_scrubbed_and_labels_name_the_source() -> None:
     scrubber = Scrubber([("upstream:a", SECRET), ("postgres.password_file", PASSWORD)])
     result = {"headers": {SECRET: ["x", [f"pw={quote_plus(PASSWORD)}"]]}, "n": 3}
