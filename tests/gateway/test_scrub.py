@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.scrub import REDACTED, Scrubber
@@ -96,6 +96,7 @@ def test_text_scrubbing_for_causes_and_messages() -> None:
     )
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     secret=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x2FFF), min_size=8),
     before=st.text(max_size=12),
