@@ -31,6 +31,7 @@ ORDER = (
     "mcp_ratio",
     "single_flight",
     "policy_decision",
+    "result_scrub",
     "audit_shipped",
     "rss_after_calls",
     "rss_growth",
@@ -78,6 +79,24 @@ def policy_figure() -> Figure:
         note=(
             f"worst case (matching rule last); first rule {result['first_rule']['median_us']:.0f}"
             f" µs; p99 {worst['p99_us']:.0f} µs"
+        ),
+    )
+
+
+def scrub_figure() -> Figure:
+    result = inprocess.measure_scrub()
+    small, large = result["small"], result["large"]
+    return Figure(
+        key="result_scrub",
+        title=f"secret scan of one result, {result['secrets']} secrets configured (median)",
+        unit="µs",
+        goal=Goal("<=", 20),
+        value=small["median_us"],
+        detail=result,
+        note=(
+            f"the bench tool's result; p99 {small['p99_us']:.1f} µs; a 50,000-character result"
+            f" {large['median_us']:.0f} µs (p99 {large['p99_us']:.0f} µs);"
+            f" {result['needles']} needles"
         ),
     )
 
@@ -155,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             profile_gateway(lab, load, args.out, 10)
         lab.stop_gateway()
         keep(policy_figure())
+        keep(scrub_figure())
         keep(shipping_figure(lab.dsn, ship))
     run.figures = [found[k] for k in ORDER if k in found]
     run.seconds = time.monotonic() - t0

@@ -9,6 +9,7 @@ per-principal limit (600/hour) is raised, or a load test would measure 429 answe
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,18 @@ def upstream_names() -> list[str]:
 def gateway_config(
     tmp: Path, *, issuer: str, stub_url: str, dsn: str, port: int, ops_port: int
 ) -> dict[str, Any]:
-    upstream = {"base_url": stub_url, "connect_timeout": 2, "read_timeout": 5}
+    def upstream(name: str) -> dict[str, Any]:
+        # As in production every upstream has its own credential, so every result passes the
+        # secret scan (gateway/scrub.py) with a realistic secret set.
+        secret = tmp / f"{name}.secret"
+        secret.write_text(secrets.token_urlsafe(32))
+        return {
+            "base_url": stub_url,
+            "connect_timeout": 2,
+            "read_timeout": 5,
+            "auth": {"scheme": "bearer", "secret_file": str(secret)},
+        }
+
     return {
         "listen": {"host": "127.0.0.1", "port": port},
         "operator_listen": {"host": "127.0.0.1", "port": ops_port},
@@ -111,7 +123,7 @@ def gateway_config(
         },
         # The shipped policies turn the built-in capabilities on: their upstreams must exist.
         # They point at the stub and are never called by the bench.
-        "upstreams": {name: upstream for name in upstream_names()},
+        "upstreams": {name: upstream(name) for name in upstream_names()},
         "extra_capabilities": ["bench.benchcap:CAPABILITY"],
         "capabilities": {"bench": {"upstream": "benchstub"}},
         "log_level": "info",

@@ -35,6 +35,8 @@ from gateway.errors import ConfigError, PolicyError
 from gateway.pipeline import Pipeline
 from gateway.policy.store import PolicyStore, ReloadEvent
 from gateway.registry import Registry, load_registry, registry_for
+from gateway.scrub import Scrubber
+from gateway.secrets import service_secrets
 from gateway.settings import Settings
 from gateway.telemetry import Telemetry
 from gateway.upstream import Upstreams
@@ -186,6 +188,7 @@ class Runtime:
             resources=self._resources,
             configs=self.configs,
             clock=self.clock,
+            scrubber=Scrubber([*service_secrets(s), *self.upstreams.secrets()]),
         )
         await sink.write(
             AuditRecord(

@@ -1,10 +1,12 @@
 """One call, for every face (REST and MCP):
 
     authenticate -> decide -> validate/constrain arguments -> rate limit
-    -> cache / single-flight -> run with timeout -> shape -> audit -> answer
+    -> cache / single-flight -> run with timeout -> scrub secrets -> shape -> audit -> answer
 
 Every call produces exactly one audit record, written here and made durable before the answer
-(or the error) leaves. If the record cannot be written the call fails with 503.
+(or the error) leaves. If the record cannot be written the call fails with 503. A failure's
+internal cause (the error's ``internal`` text, the upstream status, the tool's notes) goes to
+the audit record and one log line, scrubbed of secrets; the agent sees only the stable code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import logging
 import secrets
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,12 +44,17 @@ from gateway.policy.evaluate import CallRequest, Decision, evaluate
 from gateway.policy.reasons import Reason
 from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
+from gateway.scrub import Scrubber
 from gateway.shaping import HARD_CEILING, Provenance, Shape, envelope, shape, untrusted_paths
 from gateway.telemetry import Telemetry, current_trace_id
+from gateway.upstream.trail import follow
 
 __all__ = ["AuditWriter", "CallOutcome", "Pipeline"]
 
 log = logging.getLogger("labgate.pipeline")
+
+#: Longest internal cause kept in an audit record.
+CAUSE_MAX = 300
 
 
 class AuditWriter(Protocol):
@@ -86,6 +94,7 @@ class Pipeline:
         resources: Mapping[str, Resources],
         configs: Mapping[str, BaseModel],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        scrubber: Scrubber | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -96,6 +105,8 @@ class Pipeline:
         self.configs = configs
         #: Wall clock for policy decisions (``when`` windows) and tool contexts.
         self.clock = clock
+        #: Every configured secret; no result, message or cause leaves with one of them.
+        self.scrubber = scrubber or Scrubber(())
         self.limiter = Limiter()
         self.cache: ResultCache[tuple[dict[str, Any], bool, str]] = ResultCache()
         self._tools = {
@@ -165,13 +176,17 @@ class Pipeline:
         started = time.perf_counter()
         try:
             try:
-                envelope = await self._run(
-                    record, headers, client_host, raw_args, principal, capability
-                )
+                with follow() as trail:
+                    try:
+                        envelope = await self._run(
+                            record, headers, client_host, raw_args, principal, capability
+                        )
+                    finally:
+                        record.upstream_status = trail.status
             except (GatewayError, asyncio.CancelledError):
                 raise
             except Exception as exc:  # a defect here must still deny, audited
-                log.exception("pipeline failure: %s", type(exc).__name__)
+                self._log_defect("pipeline failure", exc)
                 raise GatewayError(internal=type(exc).__name__) from None
         except asyncio.CancelledError:
             # The caller went away (client disconnect, shutdown): the attempt is still audited.
@@ -183,10 +198,12 @@ class Pipeline:
             raise
         except GatewayError as exc:
             record.error_code = record.error_code or exc.code
-            if record.decision == "allow":
+            failed = record.decision == "allow"
+            if failed:
                 record.decision = "error"
             if isinstance(exc, UpstreamFailure):
                 record.upstream = exc.upstream
+            self._keep_cause(record, exc, failed)
             record.latency_ms = (time.perf_counter() - started) * 1000
             await self._write(record)
             self._observe(record)
@@ -195,6 +212,29 @@ class Pipeline:
         await self._write(record)
         self._observe(record)
         return CallOutcome(envelope, record)
+
+    def _keep_cause(self, record: AuditRecord, exc: GatewayError, failed: bool) -> None:
+        """The internal cause to the audit record and (for a failed call) one log line."""
+        exc.detail = self.scrubber.text(exc.detail)  # capability-written, still checked
+        if exc.internal and not isinstance(exc, AuthError):
+            record.notes["cause"] = self.scrubber.text(exc.internal)[:CAUSE_MAX]
+        if failed:
+            log.warning(
+                "call %s to %s failed: %s (cause: %s; upstream %s answered %s; notes: %s)",
+                record.request_id,
+                record.tool,
+                exc.code,
+                record.notes.get("cause", "none recorded"),
+                record.upstream or "-",
+                record.upstream_status or "-",
+                canonical_json({k: v for k, v in record.notes.items() if k != "cause"}),
+            )
+
+    def _log_defect(self, what: str, exc: Exception) -> None:
+        """An unexpected exception: its class, scrubbed message and frames, for operators."""
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        message = self.scrubber.text(str(exc))[:CAUSE_MAX]
+        log.error("%s: %s: %s\n%s", what, type(exc).__name__, message, frames.rstrip())
 
     def _observe(self, record: AuditRecord) -> None:
         tool = record.tool if record.capability else "(unknown)"
@@ -326,19 +366,22 @@ class Pipeline:
         async def run() -> tuple[dict[str, Any], bool, str]:
             return await self._invoke(info.tool, args, ctx, timeout)
 
-        if ttl > 0:
-            key = canonical_json(
-                [info.tool.name, arg_values, scope.model_dump(mode="json") if scope else None]
-            )
-            (output, partial, retrieved), outcome = await self.cache.get_or_run(
-                key, ttl, time.monotonic, run
-            )
-            record.cached = outcome != "miss"
-            self.telemetry.record_cache(info.tool.name, outcome)
-        else:
-            output, partial, retrieved = await run()
-        record.notes.update(ctx.notes)
         record.upstream = info.tool.upstream
+        try:
+            if ttl > 0:
+                key = canonical_json(
+                    [info.tool.name, arg_values, scope.model_dump(mode="json") if scope else None]
+                )
+                (output, partial, retrieved), outcome = await self.cache.get_or_run(
+                    key, ttl, time.monotonic, run
+                )
+                record.cached = outcome != "miss"
+                self.telemetry.record_cache(info.tool.name, outcome)
+            else:
+                output, partial, retrieved = await run()
+        finally:  # the tool's notes are kept on error paths too
+            record.notes.update(self.scrubber.scan(ctx.notes)[0])
+        output = self._scrub(record, output)
 
         # 7. shape, and wrap in the envelope
         rule = obligations.result
@@ -362,6 +405,20 @@ class Pipeline:
             record.request_id or "",
         )
 
+    def _scrub(self, record: AuditRecord, output: dict[str, Any]) -> dict[str, Any]:
+        """``output`` without any configured secret; a hit is noted and logged (labels only)."""
+        clean, found = self.scrubber.scan(output)
+        if found:
+            record.notes["secret_redacted"] = found
+            log.warning(
+                "call %s to %s: the result carried a configured secret (%s); redacted",
+                record.request_id,
+                record.tool,
+                ", ".join(found),
+            )
+        result: dict[str, Any] = clean
+        return result
+
     async def _invoke(
         self, tool: Tool[Any, Any], args: BaseModel, ctx: ToolContext, deadline: float
     ) -> tuple[dict[str, Any], bool, str]:
@@ -370,11 +427,11 @@ class Pipeline:
             with self.telemetry.stage("labgate.tool", tool=tool.name):
                 result = await asyncio.wait_for(tool.handler(args, ctx), deadline)
         except TimeoutError:
-            raise ToolTimeout() from None
+            raise ToolTimeout(internal=f"{tool.name}: no result within {deadline} s") from None
         except GatewayError:
             raise
         except Exception as exc:
-            log.exception("tool %s failed: %s", tool.name, type(exc).__name__)
+            self._log_defect(f"tool {tool.name} failed", exc)
             raise GatewayError(internal=f"{tool.name}: {type(exc).__name__}") from None
         if not isinstance(result, tool.output_model):
             raise GatewayError(internal=f"{tool.name} returned {type(result).__name__}")

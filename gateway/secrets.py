@@ -1,15 +1,21 @@
 """Reading a secret from its file (a Docker secret): the one way labgate does it.
 
+``service_secrets`` lists the secrets of labgate's own services, for the result scrubber.
+
 Errors name the setting, never the content; the value is stripped and must not be empty.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.errors import ConfigError
 
-__all__ = ["read_secret_file"]
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+__all__ = ["read_secret_file", "service_secrets"]
 
 
 def read_secret_file(path: Path, key: str) -> str:
@@ -23,3 +29,19 @@ def read_secret_file(path: Path, key: str) -> str:
     if not secret:
         raise ConfigError(f"{key}: secret file is empty", key=key)
     return secret
+
+
+def service_secrets(settings: Settings) -> list[tuple[str, str]]:
+    """(setting, value) for every file-held secret of labgate's own services (PostgreSQL,
+    the OIDC HS256 key, the introspection client), for the result scrubber. Upstream
+    credentials come from their clients (``Upstreams.secrets``)."""
+    files: list[tuple[str, Path]] = []
+    if settings.postgres is not None and settings.postgres.password_file is not None:
+        files.append(("postgres.password_file", settings.postgres.password_file))
+    oidc = settings.auth.oidc
+    if oidc is not None and oidc.hs256_secret_file is not None:
+        files.append(("auth.oidc.hs256_secret_file", oidc.hs256_secret_file))
+    if oidc is not None and oidc.introspection is not None:
+        key = "auth.oidc.introspection.client_secret_file"
+        files.append((key, oidc.introspection.client_secret_file))
+    return [(key, read_secret_file(path, key)) for key, path in files]

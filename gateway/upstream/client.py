@@ -30,10 +30,13 @@ class GuardedClient(httpx.AsyncClient):
     (merging would silently turn ``/../x`` into ``/x`` and ``//evil/`` into the base path).
     """
 
-    def __init__(self, *, upstream: str, breaker: Breaker, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self, *, upstream: str, breaker: Breaker, transport: GuardedTransport, **kwargs: Any
+    ) -> None:
+        super().__init__(transport=transport, **kwargs)
         self.upstream = upstream
         self.breaker = breaker
+        self.guarded = transport
 
     def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
         reason = check_reference(url)

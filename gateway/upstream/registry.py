@@ -75,6 +75,14 @@ class Upstreams:
         for name in self._settings:
             self.get(name)
 
+    def secrets(self) -> list[tuple[str, str]]:
+        """(``upstream:<name>``, value) for every credential form of every upstream built."""
+        return [
+            (f"upstream:{name}", form)
+            for name, client in self._clients.items()
+            for form in client.guarded.secret_forms()
+        ]
+
     def breaker_states(self) -> dict[str, str]:
         """``{name: "closed" | "open" | "half_open"}`` for every configured upstream."""
         return {name: str(b.state) for name, b in self._breakers.items()}

@@ -138,14 +138,25 @@ class UpstreamSettings(BaseModel):
 class Credential:
     """The header that carries an upstream secret; its value never shows in repr or str."""
 
-    __slots__ = ("header", "secret", "value")
+    __slots__ = ("header", "pair", "secret", "value")
 
-    def __init__(self, header: str, value: SecretStr, secret: SecretStr) -> None:
+    def __init__(
+        self, header: str, value: SecretStr, secret: SecretStr, pair: SecretStr | None = None
+    ) -> None:
         self.header = header
         #: The full header value (``Bearer ...``).
         self.value = value
         #: The bare secret, kept to redact it from any upstream text that echoes it.
         self.secret = secret
+        #: ``user:secret`` for the ``basic`` scheme (its base64 is the header's token).
+        self.pair = pair
+
+    def forms(self) -> tuple[str, ...]:
+        """The plain values a result must never carry (for :class:`gateway.scrub.Scrubber`)."""
+        plain = [self.secret.get_secret_value()]
+        if self.pair is not None:
+            plain.append(self.pair.get_secret_value())
+        return tuple(plain)
 
     def _tokens(self) -> tuple[str, ...]:
         value = self.value.get_secret_value()
@@ -177,8 +188,9 @@ def load_credential(name: str, auth: AuthSettings) -> Credential:
     if auth.scheme == "token":
         return Credential("Authorization", SecretStr(f"Token {secret}"), bare)
     if auth.scheme == "basic":
-        pair = base64.b64encode(f"{auth.username or ''}:{secret}".encode()).decode()
-        return Credential("Authorization", SecretStr(f"Basic {pair}"), bare)
+        pair = f"{auth.username or ''}:{secret}"
+        encoded = base64.b64encode(pair.encode()).decode()
+        return Credential("Authorization", SecretStr(f"Basic {encoded}"), bare, SecretStr(pair))
     assert auth.header is not None  # guaranteed by AuthSettings validation
     return Credential(auth.header, bare, bare)
 

@@ -34,6 +34,7 @@ from gateway.upstream.body import (
 from gateway.upstream.breaker import Breaker, Permit
 from gateway.upstream.guard import Origin
 from gateway.upstream.settings import Credential, UpstreamSettings, load_credential
+from gateway.upstream.trail import note_status
 
 __all__ = ["IDEMPOTENT_EXTENSION", "GuardedTransport", "UpstreamResponse"]
 
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 IDEMPOTENT_EXTENSION = "labgate_idempotent"
 BACKOFF_SECONDS = 0.1
 _INTERNAL_MAX = 200
+#: Statuses that say labgate's own credential is wrong or lacks a permission: logged.
+_REFUSED = frozenset({401, 403, 407})
 _DROPPED_HEADERS = frozenset({b"content-encoding", b"content-length", b"transfer-encoding"})
 _DROPPED_HEADERS |= {b"set-cookie", b"set-cookie2"}  # clients stay stateless: no cookie jar
 
@@ -106,6 +109,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 response = await self._exchange(request)
                 kind = f"{response.status_code // 100}xx"
                 verdict = True
+                self._note(request.method, path, response.status_code)
                 span.set_attribute("http.response.status_code", response.status_code)
                 return response
             except _Failure as failure:
@@ -127,6 +131,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
                 self._settle(permit, verdict)
                 self._count(kind, time.perf_counter() - start)
 
+    def secret_forms(self) -> tuple[str, ...]:
+        """The credential's plain values (for the result scrubber); empty without auth."""
+        return self._credential.forms() if self._credential is not None else ()
+
     async def aclose(self) -> None:
         await self._inner.aclose()
 
@@ -137,6 +145,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
         try:
             with anyio.fail_after(s.total_timeout):
                 response = await self._send(request)
+                note_status(response.status_code)
                 try:
                     self._check_status(response)
                     length = declared_length(response.headers.get("content-length"))
@@ -243,6 +252,16 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             self.breaker.success()
         else:
             self.breaker.failure()
+
+    def _note(self, method: str, path: str, status: int) -> None:
+        if status in _REFUSED:
+            log.warning(
+                "upstream %s: %s %s answered %d: credentials rejected or lacking a permission",
+                self.name,
+                method,
+                path,
+                status,
+            )
 
     def _count(self, kind: str, seconds: float) -> None:
         if self._telemetry is not None:

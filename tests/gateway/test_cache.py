@@ -58,3 +58,62 @@ async def test_size_is_bounded() -> None:
     for i in range(100):
         await cache.get_or_run(f"k{i}", 10, lambda: 0.0, one)
     assert len(cache._done) == 10
+
+
+async def test_followers_get_the_result_when_the_first_caller_is_cancelled() -> None:
+    cache: ResultCache[str] = ResultCache()
+    calls = 0
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def upstream() -> str:
+        nonlocal calls
+        calls += 1
+        started.set()
+        await release.wait()
+        return "answer"
+
+    first = asyncio.ensure_future(cache.get_or_run("k", 10, lambda: 0.0, upstream))
+    await started.wait()
+    followers = [
+        asyncio.ensure_future(cache.get_or_run("k", 10, lambda: 0.0, upstream)) for _ in range(3)
+    ]
+    await asyncio.sleep(0)  # the followers join the shared run
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    release.set()
+    assert await asyncio.gather(*followers) == [("answer", "coalesced")] * 3
+    assert calls == 1
+    assert await cache.get_or_run("k", 10, lambda: 0.0, upstream) == ("answer", "hit")
+
+
+async def test_a_run_nobody_waits_for_is_cancelled_and_a_new_caller_starts_afresh() -> None:
+    cache: ResultCache[int] = ResultCache()
+    calls = 0
+    cancelled = asyncio.Event()
+    started = asyncio.Event()
+
+    async def upstream() -> int:
+        nonlocal calls
+        calls += 1
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return 0
+
+    only = asyncio.ensure_future(cache.get_or_run("k", 10, lambda: 0.0, upstream))
+    await started.wait()
+    only.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await only
+    await cancelled.wait()
+
+    async def quick() -> int:
+        return 7
+
+    assert await cache.get_or_run("k", 10, lambda: 0.0, quick) == (7, "miss")
+    assert calls == 1

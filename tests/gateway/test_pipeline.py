@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tests.support import testcap
 from tests.support.gateway_app import Gateway
 
 
@@ -94,3 +96,36 @@ async def test_sighup_reloads_the_policy_set(gw: Gateway) -> None:
     assert r.status_code == 503
     reloads = [x for x in await gw.journal_records(None) if x["kind"] == "policy_reload"]
     assert reloads[-1]["notes"]["trigger"] == "sighup"
+
+
+async def test_identical_calls_survive_the_first_callers_cancellation(gw: Gateway) -> None:
+    pipeline = gw.runtime.pipeline
+    counter = gw.runtime._resources["testcap"].clients[testcap.Counter]
+    assert isinstance(counter, testcap.Counter)
+
+    def call() -> asyncio.Future[Any]:
+        return asyncio.ensure_future(
+            pipeline.call(
+                headers=gw.auth("cached", ()),
+                client_host="127.0.0.1",
+                tool_name="testcap_slow",
+                raw_args={"seconds": 1},
+                face="rest",
+            )
+        )
+
+    first = call()
+    while counter.runs == 0:
+        await asyncio.sleep(0.01)
+    follower = call()
+    while sum(f.waiters for f in pipeline.cache._inflight.values()) < 2:
+        await asyncio.sleep(0.01)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    outcome = await follower
+    assert outcome.envelope["result"] == {"runs": 1}
+    assert outcome.record.cached is True
+    assert counter.runs == 1
+    codes = sorted(str(r["error_code"]) for r in await gw.journal_records())
+    assert codes == ["None", "cancelled"]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.capability import Capability, Resources, SetupContext, ToolContext, UntrustedText, tool
-from gateway.errors import NotFound, UpstreamUnavailable
+from gateway.errors import Denied, NotFound, UpstreamUnavailable
 
 
 class _Args(BaseModel):
@@ -58,7 +58,7 @@ class SlowResult(BaseModel):
 
 
 class FailArgs(_Args):
-    kind: str = Field("unavailable", max_length=20, description="unavailable|notfound|crash")
+    kind: str = Field("unavailable", max_length=20, description="unavailable|notfound|crash|scope")
 
 
 class TestScope(BaseModel):
@@ -115,6 +115,9 @@ async def fail(args: FailArgs, ctx: ToolContext) -> SlowResult:
     """Fail in the requested way."""
     if args.kind == "notfound":
         raise NotFound()
+    if args.kind == "scope":
+        ctx.notes["scope_violation"] = "prefix-not-allowed"
+        raise Denied("This item is not permitted by policy.", internal="prefix b is out of scope")
     if args.kind == "crash":
         raise RuntimeError("Traceback secret=hunter2 upstream body <html>")
     raise UpstreamUnavailable("memory", internal="connection refused to 10.0.0.5:8086")
