@@ -6,6 +6,7 @@ Backend failures (:class:`SourceError`, stray transport errors) become gateway e
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -240,6 +241,9 @@ async def get_session(args: GetSessionArgs, ctx: ToolContext) -> SessionDetail:
     query = FrameQuery(start, end, target, globs, calibration=True, detail=True, limit=c.max_rows)
     batch = await _fetch(ctx, query)
     found = [s for s in _sessions(ctx, batch, target) if s.night == night]
+    if not found and batch.partial:  # the row cap went to calibration frames: lights alone
+        lights = await _fetch(ctx, replace(query, calibration=False))
+        found = [s for s in _sessions(ctx, lights, target) if s.night == night]
     if not found:
         raise NotFound("No such session; list sessions again.")
     s = found[0]

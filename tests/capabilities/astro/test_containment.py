@@ -248,3 +248,16 @@ async def test_cursor_with_an_extreme_night_is_invalid(make_ctx: MakeCtx) -> Non
         decode_cursor(bad, raw["w"])
     with pytest.raises(InvalidArguments):
         await list_sessions.handler(ListSessionsArgs(**args, cursor=bad), make_ctx())
+
+
+async def test_session_detail_under_a_row_cap_spent_on_calibration(
+    make_ctx: MakeCtx, plan: Plan
+) -> None:
+    """The night's calibration frames are its newest rows: a cap they fill must not turn an
+    existing session into 'not found'; the detail comes back marked partial."""
+    s = next(p for p in plan.sessions if len(plan.calibration.get(p.night, [])) >= 10)
+    ctx = make_ctx(max_rows=len(plan.calibration[s.night]))
+    d = await get_session.handler(
+        GetSessionArgs(session_id=encode_session_id(s.night, s.target)), ctx
+    )
+    assert d.target == s.target and d.partial is True
