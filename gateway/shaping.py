@@ -37,6 +37,8 @@ __all__ = [
 
 #: No result ever exceeds this many characters of JSON, whatever the policy says.
 HARD_CEILING = 50_000
+#: An item field holding the cursor that resumes right after that item (see ``_resume``).
+RESUME_FIELD = "resume_cursor"
 TRUNCATION_MARK = "…"
 
 
@@ -68,6 +70,7 @@ def shape(result: dict[str, Any], rule: Shape) -> tuple[dict[str, Any], bool]:
     """Apply the policy's result obligations; return (shaped result, partial)."""
     partial = bool(result.get("partial", False))
     items = result.get("items")
+    resume = _resume_cursors(items)
     if isinstance(items, list):
         if rule.max_items is not None and len(items) > rule.max_items:
             items = items[: rule.max_items]
@@ -87,12 +90,36 @@ def shape(result: dict[str, Any], rule: Shape) -> tuple[dict[str, Any], bool]:
             kept: list[Any] = out["items"]
             while kept and _size(out) > limit:
                 kept.pop()
+                if resume is not None:  # keep the cursor honest while measuring
+                    _resume(out, resume, len(kept))
             partial = True
         if _size(out) > limit:
             raise ResultTooLarge()
+    if resume is not None and isinstance(out.get("items"), list):
+        _resume(out, resume, len(out["items"]))
     if "partial" in out:
         out["partial"] = partial
     return out, partial
+
+
+def _resume_cursors(items: Any) -> list[str] | None:
+    """Each item's own resume cursor, when every item of a non-empty page carries one."""
+    if not isinstance(items, list) or not items:
+        return None
+    found = [item.get(RESUME_FIELD) if isinstance(item, dict) else None for item in items]
+    cursors = [c for c in found if isinstance(c, str)]
+    return cursors if len(cursors) == len(items) else None
+
+
+def _resume(out: dict[str, Any], resume: list[str], kept: int) -> None:
+    """A page cut to ``kept`` items resumes right after the last one kept, never after items
+    the caller did not receive. A page that cannot hold a single item is refused (an empty
+    page could only skip it or repeat itself)."""
+    if kept == len(resume) or "next_cursor" not in out:
+        return
+    if kept == 0:
+        raise ResultTooLarge()
+    out["next_cursor"] = resume[kept - 1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,4 +225,6 @@ class FluxClient:
             raise SourceError("rejected", f"{response.status_code}: {response.text[:200]}")
         frames = rows_to_frames(self._config.wide, parse_annotated_csv(response.text))
         partial = len(frames) > query.limit
-        return FrameBatch(frames=frames[: query.limit], partial=partial, statements=1)
+        kept = frames[: query.limit]
+        after = kept[-1].start if partial and kept else None
+        return FrameBatch(frames=kept, partial=partial, complete_after=after, statements=1)

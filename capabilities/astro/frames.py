@@ -54,6 +54,9 @@ class FrameBatch:
 
     frames: list[Frame]
     partial: bool = False
+    #: When partial: every row newer than this instant was fetched (older ones may be
+    #: missing). ``None`` with ``partial``: the cut's place is unknown.
+    complete_after: datetime | None = None
     #: Statements (one per HTTP request) this batch cost.
     statements: int = 0
     notes: dict[str, int] = field(default_factory=dict)

@@ -16,7 +16,16 @@ from typing import Any
 
 from gateway.errors import InvalidArguments
 
-__all__ = ["SessionKey", "decode_cursor", "decode_session_id", "encode_cursor", "encode_session_id"]
+from .schemas import NIGHT_MAX, NIGHT_MIN
+
+__all__ = [
+    "SessionKey",
+    "decode_cursor",
+    "decode_session_id",
+    "encode_cursor",
+    "encode_older_than",
+    "encode_session_id",
+]
 
 _B64 = re.compile(r"^[A-Za-z0-9_-]{4,512}$")
 SessionKey = tuple[date, str]
@@ -42,9 +51,13 @@ def _decode(token: str, what: str, keys: set[str]) -> dict[str, Any]:
 
 
 def _night(value: Any) -> date:
+    """A night the tool arguments could name too (InfluxDB cannot store others)."""
     if not isinstance(value, str) or len(value) != 10:
         raise ValueError("night")
-    return date.fromisoformat(value)
+    night = date.fromisoformat(value)
+    if not NIGHT_MIN <= night <= NIGHT_MAX:
+        raise ValueError("night")
+    return night
 
 
 def _target(value: Any) -> str:
@@ -76,8 +89,17 @@ def encode_cursor(key: tuple[date, datetime, str], fp: str) -> str:
     )
 
 
+def encode_older_than(night: date, fp: str) -> str:
+    """A cursor that resumes with the nights before ``night`` (``night`` itself is done)."""
+    return _encode({"v": 1, "n": night.isoformat(), "f": 0, "t": "", "w": fp})
+
+
 def decode_cursor(token: str, fp: str) -> tuple[date, int, str]:
-    """Return (night, first frame ms, target) of the last session already returned."""
+    """Return (night, first frame ms, target) of the last session already returned.
+
+    ``(night, 0, "")`` is the cursor of :func:`encode_older_than`: every session key of
+    ``night`` sorts after it, so only older nights remain.
+    """
     obj = _decode(token, "cursor", {"v", "n", "f", "t", "w"})
     if obj["w"] != fp:
         raise InvalidArguments("The cursor belongs to a different query; repeat its arguments.")
@@ -85,6 +107,8 @@ def decode_cursor(token: str, fp: str) -> tuple[date, int, str]:
     if not isinstance(first, int) or isinstance(first, bool) or first < 0:
         raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.")
     try:
+        if first == 0 and obj["t"] == "":
+            return _night(obj["n"]), 0, ""
         return _night(obj["n"]), first, _target(obj["t"])
     except ValueError:
         raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.") from None

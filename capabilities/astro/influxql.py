@@ -131,7 +131,12 @@ def _metrics(m: NinaMapping) -> list[tuple[str, str]]:
 
 
 def nina_statement(m: NinaMapping, rp: str | None, q: FrameQuery) -> Statement:
-    """One SELECT over the events measurement and the metric measurements."""
+    """One SELECT over the events measurement and the metric measurements.
+
+    The target conditions apply to image events as well as metrics (both carry the target
+    tag); with ``calibration`` image events of every target come back too, because their
+    type is only in the text: the tools keep only LIGHT frames of in-scope tagged targets.
+    """
     cols = [m.value_field, m.text_field, m.target_tag, m.event_tag]
     if m.camera_tag is not None:
         cols.append(m.camera_tag)
@@ -144,13 +149,13 @@ def nina_statement(m: NinaMapping, rp: str | None, q: FrameQuery) -> Statement:
         "limit": q.limit + 1,
     }
     ev = quote_ident(m.event_tag)
-    metric = " AND ".join(
-        [f"{ev} = $none", *_target_conditions(quote_ident(m.target_tag), q, params)]
-    )
+    targets = _target_conditions(quote_ident(m.target_tag), q, params)
+    image = f"{ev} = $event" if q.calibration else " AND ".join([f"{ev} = $event", *targets])
+    metric = " AND ".join([f"{ev} = $none", *targets])
     text = (
         f"SELECT {', '.join(quote_ident(c) for c in cols)}"  # noqa: S608 (quoted config idents)
         f" FROM {', '.join(_source(rp, s) for s in sources)}"
-        f" WHERE time >= $start AND time < $end AND ({ev} = $event OR ({metric}))"
+        f" WHERE time >= $start AND time < $end AND (({image}) OR ({metric}))"
         " ORDER BY time DESC LIMIT $limit"
     )
     return text, params
@@ -163,8 +168,13 @@ _EVENT = re.compile(
 
 
 def nina_frames(m: NinaMapping, series: list[dict[str, Any]]) -> list[Frame]:
-    """Join metric points to ``image`` events within the tolerance; newest first."""
-    events: list[tuple[datetime, str, str | None]] = []
+    """Join metric points to ``image`` events within the tolerance; newest first.
+
+    A frame's target is the event's target tag, never the ``Target:`` of its text (display
+    text anyone can write); an event without the tag has no target and joins no session.
+    Metrics join only an event with the same tag.
+    """
+    events: list[tuple[datetime, str, str | None, str | None]] = []
     metrics: dict[str, list[tuple[datetime, float, str | None]]] = {}
     by_name = {v: k for k, v in _metrics(m)}
     for s in series:
@@ -178,7 +188,7 @@ def nina_frames(m: NinaMapping, series: list[dict[str, Any]]) -> list[Frame]:
                 text = _str(row[idx[m.text_field]]) if m.text_field in idx else None
                 if text:
                     cam = _str(row[idx[m.camera_tag]]) if m.camera_tag in idx else None
-                    events.append((t, text, cam))
+                    events.append((t, text, tag or None, cam))
             elif name in by_name:
                 value = _num(row[idx[m.value_field]]) if m.value_field in idx else None
                 if value is not None:
@@ -187,12 +197,11 @@ def nina_frames(m: NinaMapping, series: list[dict[str, Any]]) -> list[Frame]:
         points.sort(key=lambda p: p[0])
     tolerance = timedelta(milliseconds=m.join_tolerance_ms)
     frames = []
-    for t, text, cam in events:
+    for t, text, target, cam in events:
         match = _EVENT.search(text)
         if match is None:
             continue
         exposure = float(match["exp"])
-        target = match["target"]
         values: dict[str, float | None] = {}
         for key, points in metrics.items():
             values[key] = _nearest(points, t, tolerance, target)
@@ -223,6 +232,6 @@ def _nearest(
         if 0 <= j < len(points):
             pt, value, tag = points[j]
             d = abs(pt - t)
-            if d <= tolerance and (tag is None or tag == target) and (best is None or d < best[0]):
+            if d <= tolerance and tag == target and (best is None or d < best[0]):
                 best = (d, value)
     return best[1] if best else None

@@ -14,6 +14,8 @@ from gateway.capability import UntrustedText
 from .mapping import Ident, NinaMapping, RmsUnit, WideMapping
 
 __all__ = [
+    "NIGHT_MAX",
+    "NIGHT_MIN",
     "AstroConfig",
     "AstroScope",
     "CalibrationStat",
@@ -117,7 +119,9 @@ def glob_pattern(globs: list[str]) -> str:
 
 #: A night date: InfluxDB stores nanoseconds since 1970 in 64 bits, so nights outside this range
 #: cannot hold data (and a year below 1000 would not even format as RFC 3339).
-Night = Annotated[date, Field(ge=date(1970, 1, 2), le=date(2261, 12, 31))]
+NIGHT_MIN = date(1970, 1, 2)
+NIGHT_MAX = date(2261, 12, 31)
+Night = Annotated[date, Field(ge=NIGHT_MIN, le=NIGHT_MAX)]
 
 
 class ListSessionsArgs(BaseModel):
@@ -206,6 +210,9 @@ class SessionSummary(BaseModel):
     lost_minutes: float
     quality: Quality
     camera: UntrustedText | None = None
+    resume_cursor: str = Field(
+        description="Pass as cursor (same other arguments) to continue after this session."
+    )
 
 
 class SessionList(BaseModel):

@@ -6,6 +6,7 @@ Backend failures (:class:`SourceError`, stray transport errors) become gateway e
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +24,14 @@ from gateway.errors import (
 )
 
 from .frames import AstroBackend, FrameBatch, FrameQuery, FrameSource, SourceError
-from .ids import decode_cursor, decode_session_id, encode_cursor, encode_session_id, fingerprint
+from .ids import (
+    decode_cursor,
+    decode_session_id,
+    encode_cursor,
+    encode_older_than,
+    encode_session_id,
+    fingerprint,
+)
 from .schemas import (
     AstroConfig,
     AstroScope,
@@ -109,13 +117,15 @@ def _in_scope(ctx: ToolContext, sessions: list[Session]) -> list[Session]:
     return kept
 
 
-def _sessions(ctx: ToolContext, batch: FrameBatch) -> list[Session]:
+def _sessions(ctx: ToolContext, batch: FrameBatch, target: str | None) -> list[Session]:
+    """In-scope sessions of the asked target (re-checked: the query already asked for it)."""
     c = _config(ctx)
     tz = ZoneInfo(c.timezone)
-    return _in_scope(ctx, group_sessions(batch.frames, _light(c), tz, c.night_offset_hours))
+    found = group_sessions(batch.frames, _light(c), tz, c.night_offset_hours)
+    return [s for s in _in_scope(ctx, found) if target is None or s.target == target]
 
 
-def _summary(ctx: ToolContext, s: Session) -> SessionSummary:
+def _summary(ctx: ToolContext, s: Session, fp: str) -> SessionSummary:
     c, hidden = _config(ctx), _scope(ctx).hidden_fields
     found = gaps(s.frames, c.gap_minutes)
     per_filter = filter_stats(s.frames, detail=False)
@@ -133,6 +143,7 @@ def _summary(ctx: ToolContext, s: Session) -> SessionSummary:
         lost_minutes=round(sum(g.lost_minutes for g in found), 1),
         quality=quality(s.frames, c.rms_unit),
         camera=None if "camera" in hidden else s.camera,
+        resume_cursor=encode_cursor(s.sort_key(), fp),
     )
 
 
@@ -148,35 +159,73 @@ async def list_sessions(args: ListSessionsArgs, ctx: ToolContext) -> SessionList
         ctx.notes["scope_violation"] = "too-many-sessions"
         raise Denied(f"At most {scope.max_sessions} sessions per call; lower limit.")
     fp = fingerprint(args.start, args.end, args.target, args.filter, page)
-    last_night, after = args.end, None
-    if args.cursor is not None:
-        night, first_ms, target = decode_cursor(args.cursor, fp)
-        if not args.start <= night <= args.end:
-            raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.")
-        last_night, after = night, (night, first_ms, target)
+    last_night, after = _resume_point(args, fp)
+    if last_night < args.start:
+        return SessionList(items=[], next_cursor=None, partial=False)
     tz = ZoneInfo(c.timezone)
     start, end = night_bounds(args.start, last_night, tz, c.night_offset_hours)
     globs = tuple(scope.targets) if scope.targets is not None else None
     query = FrameQuery(start, end, args.target, globs, detail=True, limit=c.max_rows)
     batch = await _fetch(ctx, query)
-    sessions = _sessions(ctx, batch)
-    if batch.partial and len({s.night for s in sessions}) > 1:
-        oldest = min(s.night for s in sessions)  # may be cut: leave it to the next page
-        sessions = [s for s in sessions if s.night != oldest]
+    sessions = [s for s in _sessions(ctx, batch, args.target) if after is None or _key(s) < after]
     if args.filter is not None:
         sessions = [s for s in sessions if any(f.filter == args.filter for f in s.frames)]
-    if after is not None:
-        sessions = [
-            s
-            for s in sessions
-            if (s.night, int(s.first_frame.timestamp() * 1000), s.target) < after
-        ]
-    items = sessions[:page]
-    more = len(sessions) > page or (batch.partial and bool(items))
-    cursor = encode_cursor(items[-1].sort_key(), fp) if more and items else None
+    items, cursor = _page(ctx, batch, sessions, args, fp)
     return SessionList(
-        items=[_summary(ctx, s) for s in items], next_cursor=cursor, partial=batch.partial
+        items=[_summary(ctx, s, fp) for s in items], next_cursor=cursor, partial=batch.partial
     )
+
+
+def _key(s: Session) -> tuple[date, int, str]:
+    return (s.night, int(s.first_frame.timestamp() * 1000), s.target)
+
+
+def _resume_point(args: ListSessionsArgs, fp: str) -> tuple[date, tuple[date, int, str] | None]:
+    """(last night to fetch, key every returned session must sort before)."""
+    if args.cursor is None:
+        return args.end, None
+    night, first_ms, target = decode_cursor(args.cursor, fp)
+    if not args.start <= night <= args.end:
+        raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.")
+    if (first_ms, target) == (0, ""):  # "older than night": that night is done
+        return night - timedelta(days=1), (night, 0, "")
+    return night, (night, first_ms, target)
+
+
+def _page(
+    ctx: ToolContext,
+    batch: FrameBatch,
+    sessions: list[Session],
+    args: ListSessionsArgs,
+    fp: str,
+) -> tuple[list[Session], str | None]:
+    """One page and the cursor after it. When the row cap cut the answer, only nights newer
+    than the cut are complete: serve those, and resume with the cut night. A cut inside the
+    newest night fetched (one night has more rows than the cap) serves that night's sessions
+    (the answer is marked partial) and resumes with the nights before it."""
+    c = _config(ctx)
+    tz = ZoneInfo(c.timezone)
+    cut = batch.complete_after
+    if not batch.partial:
+        items = sessions[: args.limit]
+        more = len(sessions) > args.limit
+        return items, encode_cursor(items[-1].sort_key(), fp) if more else None
+    if cut is None:  # cut somewhere unknown: nothing is known complete, stop here
+        ctx.notes["cut_unknown"] = True
+        return sessions[: args.limit], None
+    cut_night = night_of(cut, tz, c.night_offset_hours)
+    newest = max((night_of(f.start, tz, c.night_offset_hours) for f in batch.frames), default=None)
+    if newest is not None and newest > cut_night:
+        complete = [s for s in sessions if s.night > cut_night]
+        items = complete[: args.limit]
+        if len(complete) > args.limit:
+            return items, encode_cursor(items[-1].sort_key(), fp)
+        return items, encode_older_than(cut_night + timedelta(days=1), fp)
+    ctx.notes["night_over_row_cap"] = cut_night.isoformat()
+    items = sessions[: args.limit]
+    if len(sessions) > args.limit:
+        return items, encode_cursor(items[-1].sort_key(), fp)
+    return items, encode_older_than(cut_night, fp) if cut_night > args.start else None
 
 
 @tool("astro_get_session", title="Get one imaging session", output=SessionDetail)
@@ -191,7 +240,10 @@ async def get_session(args: GetSessionArgs, ctx: ToolContext) -> SessionDetail:
     globs = tuple(scope.targets) if scope.targets is not None else None
     query = FrameQuery(start, end, target, globs, calibration=True, detail=True, limit=c.max_rows)
     batch = await _fetch(ctx, query)
-    found = [s for s in _sessions(ctx, batch) if s.night == night and s.target == target]
+    found = [s for s in _sessions(ctx, batch, target) if s.night == night]
+    if not found and batch.partial:  # the row cap went to calibration frames: lights alone
+        lights = await _fetch(ctx, replace(query, calibration=False))
+        found = [s for s in _sessions(ctx, lights, target) if s.night == night]
     if not found:
         raise NotFound("No such session; list sessions again.")
     s = found[0]
@@ -237,7 +289,7 @@ async def totals(args: TargetTotalsArgs, ctx: ToolContext) -> TargetTotals:
     batch = await _fetch(
         ctx, FrameQuery(t0, t1, args.target, globs, detail=False, limit=c.max_rows)
     )
-    items = target_totals(_sessions(ctx, batch))
+    items = target_totals(_sessions(ctx, batch, args.target))
     return TargetTotals(items=items, first_night=start, last_night=end, partial=batch.partial)
 
 

@@ -1,7 +1,8 @@
 """The same plan written in the N.I.N.A. InfluxDB Exporter's narrow layout.
 
 Events (ms precision) are written when a frame is saved (exposure end); each metric point
-is written a few milliseconds later (ns precision), as the exporter does.
+is written a few milliseconds later (ns precision), as the exporter does. Every point carries
+the exporter's default tags (``target_name`` when the sequence has a target, ``camera_name``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def nina_lines(plan: Plan) -> list[str]:
             + f" Filter: {f.filter or ''}, Exp: {f.exposure_s:.2f}s, Gain: 100"
         )
         t_ev = _ns(f, 0) // 1_000_000 * 1_000_000  # ms precision
-        lines.append(f'events,name=image title="Image",text={_str_field(text)} {t_ev}')
+        tags = (f",target_name={_tag(target)}" if f.target else "") + ",camera_name=ZWO\\ ASI2600MM"
+        lines.append(f'events,name=image{tags} title="Image",text={_str_field(text)} {t_ev}')
         if i % 7 == 0:  # other events the join must ignore
             lines.append(f'events,name=autofocus title="AF",text="Autofocus" {t_ev + 5}')
         if f.hfr is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from capabilities.astro import CAPABILITY
+from capabilities.astro.ids import encode_session_id
 from tests.support.faces import faces, stable
 from tests.support.influxdb import InfluxServer
 
@@ -45,6 +47,14 @@ async def test_every_face_under_policy(tmp_path: Path, seeded_influx: InfluxServ
         assert hostile.status_code == 200, hostile.text
         items = hostile.json()["result"]["items"]
         assert items and {item["target"] for item in items} == {name}
+
+        # A session id naming a night InfluxDB cannot hold is the caller's error (was 500/502).
+        for night in (date(9999, 12, 31), date(1, 1, 1)):
+            sid = encode_session_id(night, "M31")
+            r = await f.rest(hermes, "astro_get_session", {"session_id": sid})
+            assert r.status_code == 422, r.text
+            mcp = await f.mcp_call(hermes, "astro_get_session", {"session_id": sid})
+            assert mcp["isError"] is True and "invalid_arguments" in str(mcp["content"])
 
         other = f.token("other-agent", ["others"])
         assert await f.rest_list(other) == set()

@@ -14,12 +14,19 @@ from capabilities.astro.ids import (
     encode_cursor,
     encode_session_id,
 )
+from capabilities.astro.schemas import NIGHT_MAX
 from gateway.errors import InvalidArguments
 
 
-@given(st.dates(min_value=date(2000, 1, 1)), st.text(min_size=1, max_size=200))
+@given(st.dates(min_value=date(2000, 1, 1), max_value=NIGHT_MAX), st.text(min_size=1, max_size=200))
 def test_session_id_round_trip(night: date, target: str) -> None:
     assert decode_session_id(encode_session_id(night, target)) == (night, target)
+
+
+@given(st.one_of(st.dates(max_value=date(1970, 1, 1)), st.dates(min_value=date(2262, 1, 1))))
+def test_a_night_influxdb_cannot_hold_is_invalid(night: date) -> None:
+    with pytest.raises(InvalidArguments):
+        decode_session_id(encode_session_id(night, "M31"))
 
 
 @given(st.text(max_size=600))
