@@ -7,6 +7,7 @@ labgate policy check|explain|diff|test|schema
 labgate audit tail|verify|prune
 labgate openapi                     print the OpenAPI document
 labgate tools                       list every known tool and whether a policy enables it
+labgate doctor                      check the deployment against the live services
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.doctor import command as doctor_command
 from gateway.errors import ConfigError, PolicyError
 
 __all__ = ["main"]
@@ -197,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(fn=cmd_openapi)
     sub.add_parser("tools", help="list known tools").set_defaults(fn=cmd_tools)
+
+    doctor = sub.add_parser("doctor", help="check config, secrets, identity and upstreams")
+    doctor_command.add_arguments(doctor)
+    doctor.set_defaults(fn=doctor_command.run)
     return parser
 
 
