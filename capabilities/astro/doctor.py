@@ -37,17 +37,18 @@ async def doctor(ctx: DoctorContext) -> DoctorReport:
     subject = f"upstream {config.upstream}"
     http = ctx.http(config.upstream)
     try:
-        version = await _version(http)
+        version = _version_finding(subject, await _version(http), config)
+        if version.status == "fail":
+            report.findings.append(version)
+            return report
         targets = await _targets(http, config)
     except GatewayError as exc:
         report.findings.append(upstream_failure(subject, exc))
         return report
     except SourceError as exc:
-        where = config.bucket if config.backend == "flux" else config.database
-        message = f"{exc.kind} (database/bucket {where!r})"
-        report.findings.append(Finding("fail", subject, _SOURCE_CODES[exc.kind], message))
+        report.findings.append(_source_finding(subject, exc, config))
         return report
-    report.findings.append(_version_finding(subject, version, config))
+    report.findings.append(version)
     for rule_id, scope in ctx.scopes.items():
         assert scope is None or isinstance(scope, AstroScope)
         globs = scope.targets if scope is not None else None
@@ -66,11 +67,28 @@ async def _version(http: httpx.AsyncClient) -> str | None:
     return version
 
 
+def _source_finding(subject: str, exc: SourceError, config: AstroConfig) -> Finding:
+    where = (
+        f"bucket {config.bucket!r}" if config.backend == "flux" else f"database {config.database!r}"
+    )
+    if exc.kind == "credentials" and exc.internal.endswith("(403)"):
+        # InfluxDB 1.x answers 403 to a valid user without READ on the database (or none).
+        message = f"403: the user has no READ grant on {where}, or it does not exist"
+    elif exc.kind == "credentials":
+        message = "401: check the username and the password file"
+    else:
+        message = f"{exc.kind} ({where})"
+    return Finding("fail", subject, _SOURCE_CODES[exc.kind], message)
+
+
 def _version_finding(subject: str, version: str | None, config: AstroConfig) -> Finding:
     major = (version or "").lstrip("v").split(".", 1)[0]
     known = ("2", "3") if config.backend == "flux" else ("1", "2", "3")
     if major not in known:
-        message = f"X-Influxdb-Version {version!r}; the {config.backend} backend needs {known}"
+        message = (
+            f"X-Influxdb-Version {version!r} (None: not InfluxDB?); "
+            f"the {config.backend} backend needs major {'/'.join(known)}"
+        )
         return Finding("fail", subject, "unexpected-version", message)
     return Finding("ok", subject, "ok", f"InfluxDB {version}, {config.backend} answers")
 

@@ -30,7 +30,7 @@ async def doctor(ctx: DoctorContext) -> DoctorReport:
     client = PaperlessClient(ctx.http(config.upstream))
     now = dt.datetime.now(dt.UTC)
     try:
-        page = await client.documents({"page_size": "1", "fields": "id"})
+        page = await client.documents({"page_size": "1"})
         maps = {kind: await client.names(kind, now) for kind in KINDS}
     except GatewayError as exc:
         report.findings.append(upstream_failure(subject, exc))
