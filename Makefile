@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check openapi bench install clean
+.PHONY: demo test check openapi docs bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ check: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/labgate openapi > openapi/openapi.json
+
+## Regenerate the reference tables in docs/ (settings, codes, CLI) from the code.
+docs: $(STAMP)
+	$(BIN)/python -m gateway.reference
 
 bench: $(STAMP)
 	@for f in bench/install_*.sh; do [ -f "$$f" ] && bash "$$f"; done; true
