@@ -7,12 +7,15 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test check openapi docs bench install clean
 
 $(BIN)/python:
+	@echo "== creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "== installing labgate and its test tools into $(VENV) (about two minutes)"
+	$(BIN)/pip install --progress-bar on -e '.[test]'
 	touch $(STAMP)
+	@echo "== installed: $(BIN)/labgate (run '. $(BIN)/activate' to have labgate on PATH)"
 
 install: $(STAMP)
 

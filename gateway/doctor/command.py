@@ -29,9 +29,10 @@ def _claims(args: argparse.Namespace) -> dict[str, Any] | None:
         try:
             claims = json.loads(args.claims)
         except ValueError:
-            raise SystemExit("labgate doctor: --claims is not valid JSON") from None
+            claims = None
         if not isinstance(claims, dict):
-            raise SystemExit("labgate doctor: --claims must be a JSON object")
+            print("labgate doctor: --claims must be a JSON object", file=sys.stderr)
+            raise SystemExit(2)
         return claims
     if args.client or args.group:
         claims = {"sub": "doctor-preview", "client_id": args.client, "groups": args.group or []}
