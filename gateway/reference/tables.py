@@ -51,9 +51,17 @@ def emitted_reasons() -> set[str]:
     return names
 
 
+RESERVED = "reserved: not emitted by this version (a call that fails after it was allowed "
+RESERVED += "is recorded with `decision: error` and its `error_code`)"
+
+
 def _policy_reasons() -> str:
     emitted = emitted_reasons()
-    rows = [(f"`{r.value}`", POLICY_REASONS.get(r.value, "")) for r in Reason if r.value in emitted]
+    rows = [
+        (f"`{r.value}`", POLICY_REASONS.get(r.value, "") if r.value in emitted else RESERVED)
+        for r in Reason
+    ]
+    rows.sort(key=lambda row: row[1] == RESERVED)  # emitted first, in declaration order
     return _table(("reason", "meaning"), rows)
 
 
