@@ -28,6 +28,9 @@ async def check_upstreams(
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
 ) -> dict[str, DoctorReport]:
     """Run every enabled capability's doctor; returns the reports by capability."""
+    if settings.sample_data:
+        out.add("ok", "sample_data", "ok", "sample data (demo): no upstream is contacted")
+        return {}
     upstreams = Upstreams(settings.upstreams, transports=transports)
     reports: dict[str, DoctorReport] = {}
     probed: set[str] = set()

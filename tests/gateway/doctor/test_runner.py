@@ -145,3 +145,11 @@ def test_command_rejects_bad_claims(tmp_path: Path, capsys: pytest.CaptureFixtur
         main(["--config", str(path), "doctor", "--claims", "{nope"])
     assert exited.value.code == 2
     assert capsys.readouterr().err == "labgate doctor: --claims must be a JSON object\n"
+
+
+async def test_sample_data_contacts_no_upstream(tmp_path: Path) -> None:
+    settings = {"sample_data": True, "capabilities": {"health": {"status_pages": ["homelab"]}}}
+    report = await run_doctor(deployment(tmp_path, settings, {"health": HEALTH}))
+    section = next(s for s in report.sections if s.title == "upstreams")
+    assert [(f.subject, f.code) for f in section.findings] == [("sample_data", "ok")]
+    assert report.exit_code() == EXIT_OK
