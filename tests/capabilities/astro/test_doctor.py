@@ -102,3 +102,16 @@ async def test_a_server_that_is_not_influxdb_is_unexpected_version(
     report = await _doctor(tmp_path, _settings(tmp_path, seeded_influx), transports=transports)
     failed = [(f.subject, f.code) for f in report.findings() if f.status == "fail"]
     assert failed == [("upstream influxdb", "unexpected-version")]
+
+
+async def test_nina_layout_targets_are_read(tmp_path: Path, seeded_influx: InfluxServer) -> None:
+    settings = _settings(tmp_path, seeded_influx)
+    settings["capabilities"]["astro"]["layout"] = "nina"
+    report = await _doctor(tmp_path, settings, claims={"client_id": "hermes", "groups": ["agents"]})
+    assert ("ok", "upstream influxdb", "ok") in _upstream(report)
+    assert report.preview is not None
+    ((_, _, admits),) = report.preview.rows
+    rows = seeded_influx.query('SHOW TAG VALUES WITH KEY = "target_name"')
+    every = {v[1] for s in rows["results"][0]["series"] for v in s["values"]}
+    assert admits is not None and every and admits["targets"]
+    assert set(admits["targets"]) == {t for t in every if t.startswith("M")}
