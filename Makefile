@@ -4,15 +4,18 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test check openapi bench install clean
+.PHONY: demo test check openapi docs bench install clean
 
 $(BIN)/python:
+	@echo "== creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	@echo "== installing labgate and its test tools into $(VENV) (about two minutes)"
+	$(BIN)/pip install --progress-bar on -e '.[test]'
 	touch $(STAMP)
+	@echo "== installed: $(BIN)/labgate (run '. $(BIN)/activate' to have labgate on PATH)"
 
 install: $(STAMP)
 
@@ -32,6 +35,10 @@ check: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/labgate openapi > openapi/openapi.json
+
+## Regenerate the reference tables in docs/ (settings, codes, CLI) from the code.
+docs: $(STAMP)
+	$(BIN)/python -m gateway.reference
 
 bench: $(STAMP)
 	@for f in bench/install_*.sh; do [ -f "$$f" ] && bash "$$f"; done; true

@@ -29,14 +29,19 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar, get_type_hints
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_type_hints
 
 import httpx
 from pydantic import BaseModel, Field
 
+from gateway.errors import ConfigError, GatewayError, UpstreamTimeout, UpstreamUnavailable
+
 __all__ = [
     "UNTRUSTED_MARK",
     "Capability",
+    "DoctorContext",
+    "DoctorReport",
+    "Finding",
     "Principal",
     "Resources",
     "SetupContext",
@@ -44,6 +49,7 @@ __all__ = [
     "ToolContext",
     "UntrustedText",
     "tool",
+    "upstream_failure",
 ]
 
 #: JSON Schema extension key that marks free text from an upstream.
@@ -198,6 +204,8 @@ class Capability:
     setup: Callable[[SetupContext], Awaitable[Resources]] = _no_setup
     #: Policy example shipped in the capability README and in ``policies/``.
     version: str = "1"
+    #: Optional ``labgate doctor`` probe: upstream reachable, scope names resolve, preview.
+    doctor: Callable[[DoctorContext], Awaitable[DoctorReport]] | None = None
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):
@@ -214,6 +222,47 @@ class Capability:
             if t.name == name:
                 return t
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One result of a ``labgate doctor`` check; ``message`` never carries a secret."""
+
+    status: Literal["ok", "warn", "fail"]
+    #: What was checked, e.g. ``upstream uptime_kuma`` or ``rule hermes-reads: tags_all``.
+    subject: str
+    #: Stable kebab-case code (see gateway/doctor/codes.py), e.g. ``credentials-rejected``.
+    code: str
+    message: str
+
+
+def upstream_failure(subject: str, exc: GatewayError) -> Finding:
+    """The finding for an error raised by the guarded upstream client (no upstream text)."""
+    if isinstance(exc, UpstreamUnavailable | UpstreamTimeout):
+        return Finding("fail", subject, "unreachable", f"no answer ({exc.code})")
+    if isinstance(exc, ConfigError):
+        return Finding("fail", subject, "not-configured", exc.detail)
+    return Finding("fail", subject, "unexpected-shape", f"unusable answer ({exc.code})")
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorContext:
+    """Handed to ``Capability.doctor``: the live upstream, the config, every policy scope."""
+
+    config: BaseModel
+    #: ``http(upstream_name)``: the same guarded client the tools get.
+    http: Callable[[str], httpx.AsyncClient]
+    #: Rule id -> the validated scope of each rule of this capability's policy.
+    scopes: Mapping[str, BaseModel | None]
+
+
+@dataclass(slots=True)
+class DoctorReport:
+    """What a capability's doctor found, and what each rule's scope admits today."""
+
+    findings: list[Finding] = field(default_factory=list)
+    #: Rule id -> kind (``monitors``, ``tags``, ``targets`` ...) -> names admitted today.
+    admitted: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def now_utc() -> datetime:

@@ -7,6 +7,7 @@ labgate policy check|explain|diff|test|schema
 labgate audit tail|verify|prune
 labgate openapi                     print the OpenAPI document
 labgate tools                       list every known tool and whether a policy enables it
+labgate doctor                      check the deployment against the live services
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.tailcmd import audit_tail_arguments, run_audit_tail
+from gateway.doctor import command as doctor_command
 from gateway.errors import ConfigError, PolicyError
 
 __all__ = ["main"]
@@ -38,9 +41,11 @@ def _registry(settings: Any) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from gateway.doctor.startup import check_startup
     from gateway.serve import serve
 
     settings = _settings(args)
+    check_startup(settings, _registry(settings))
     return asyncio.run(serve(settings))
 
 
@@ -53,9 +58,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from gateway.demo import mint_token
+    from gateway.demo import demo_settings, mint_token
 
     settings = _settings(args)
+    demo_key = Path(args.state_dir) / "dev-key.pem"
+    if settings.auth.mode != "dev" and demo_key.is_file():
+        # Not configured for dev tokens: mint for the demo, whose key is in its state directory.
+        settings = demo_settings(None, None, Path(args.state_dir), create=False)
     print(
         mint_token(
             settings,
@@ -88,10 +97,27 @@ def cmd_policy(args: argparse.Namespace) -> int:
     if args.action == "diff":
         return commands.diff(Path(args.a), Path(args.b), caps)
     # explain
-    claims = json.loads(args.claims)
-    tool_args = json.loads(args.args) if args.args else None
-    at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    claims = _json_object(args.claims, "--claims")
+    tool_args = _json_object(args.args, "--args") if args.args else None
+    try:
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+    except ValueError:
+        raise UsageError(f"--at {args.at!r} is not an ISO time") from None
     return commands.explain(_policy_dir(args), caps, claims, args.tool, tool_args, at)
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line, exit 2."""
+
+
+def _json_object(text: str, flag: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise UsageError(f"{flag} is not valid JSON: {text[:60]!r}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag} must be a JSON object")
+    return value
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -104,7 +130,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return cmd_prune(journal, args.keep_days, now=datetime.now(UTC))
     if args.action == "tail":
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
-        return verify.cmd_tail(journal, args.n, args.follow)
+        return run_audit_tail(journal, args)
     journal_path = Path(args.journal) if args.journal else None
     dsn = args.dsn
     if (journal_path is None and dsn is None) or (args.postgres and dsn is None):
@@ -142,39 +168,58 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("labgate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labgate", description="The Hermes capability server.")
     parser.add_argument("--config", type=Path, help="settings file (default: $LABGATE_CONFIG)")
+    parser.add_argument("--version", action="version", version=f"labgate {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("serve", help="run the gateway (production)").set_defaults(fn=cmd_serve)
 
     demo = sub.add_parser("demo", help="run on sample data with a dev issuer")
-    demo.add_argument("--port", type=int, default=8080)
-    demo.add_argument("--operator-port", type=int, default=9090)
-    demo.add_argument("--state-dir", default="var/demo")
+    demo.add_argument(
+        "--port", type=int, help="agent listener port (default: $LABGATE_LISTEN__PORT, else 8080)"
+    )
+    demo.add_argument(
+        "--operator-port",
+        type=int,
+        help="operator listener port (default: $LABGATE_OPERATOR_LISTEN__PORT, else 9090)",
+    )
+    demo.add_argument("--state-dir", default="var/demo", help="dev key and audit journal")
     demo.set_defaults(fn=cmd_demo)
 
-    token = sub.add_parser("token", help="mint a dev token (dev mode only)")
-    token.add_argument("--sub", default="hermes-agent")
-    token.add_argument("--client", default="hermes")
+    token = sub.add_parser("token", help="mint a dev token (dev mode, or the demo's key)")
+    token.add_argument("--sub", default="hermes-agent", help="the token's subject")
+    token.add_argument("--client", default="hermes", help="the client id (azp)")
     token.add_argument("--group", action="append", help="repeatable; default: agents")
-    token.add_argument("--ttl", type=int, default=3600)
+    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    token.add_argument(
+        "--state-dir", default="var/demo", help="the demo's state, used without dev settings"
+    )
     token.set_defaults(fn=cmd_token)
 
     policy = sub.add_parser("policy", help="check, explain, diff and test policies")
     psub = policy.add_subparsers(dest="action", required=True)
     p = psub.add_parser("check", help="validate a policy directory (exit 1 on error)")
-    p.add_argument("dir", nargs="?")
+    p.add_argument("dir", nargs="?", help="policy directory (default: policies)")
     p = psub.add_parser("test", help="run the *.cases.yaml decision cases")
-    p.add_argument("dir", nargs="?")
+    p.add_argument("dir", nargs="?", help="policy directory (default: policies)")
     p = psub.add_parser("diff", help="who gains or loses what between two policy directories")
-    p.add_argument("a")
-    p.add_argument("b")
+    p.add_argument("a", help="the policy directory before")
+    p.add_argument("b", help="the policy directory after")
     p = psub.add_parser("explain", help="the decision trace for given claims, tool and arguments")
-    p.add_argument("--dir")
+    p.add_argument("--dir", help="policy directory (default: policies)")
     p.add_argument("--claims", required=True, help='JSON, e.g. {"client_id":"hermes"}')
-    p.add_argument("--tool", required=True)
+    p.add_argument("--tool", required=True, help="the tool to decide on")
     p.add_argument("--args", help="JSON object of arguments")
     p.add_argument("--at", help="ISO time to evaluate at (default: now)")
     psub.add_parser("schema", help="print the JSON Schema of a policy file")
@@ -182,21 +227,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="read and verify the audit log")
     asub = audit.add_subparsers(dest="action", required=True)
-    a = asub.add_parser("tail", help="print the last records as JSON lines")
-    a.add_argument("-n", type=int, default=20)
-    a.add_argument("-f", "--follow", action="store_true")
-    a.add_argument("--journal")
+    a = asub.add_parser("tail", help="print the last records as JSON lines (or a table)")
+    audit_tail_arguments(a)
     a = asub.add_parser("prune", help="remove records already in PostgreSQL, keeping N days")
-    a.add_argument("--keep-days", type=float, default=90)
-    a.add_argument("--journal")
+    a.add_argument("--keep-days", type=float, default=90, help="days of records to keep")
+    a.add_argument("--journal", help="journal file (default: journal_path)")
     a = asub.add_parser("verify", help="check the hash chain (exit 1 on a problem)")
-    a.add_argument("--journal")
+    a.add_argument("--journal", help="journal file (default: journal_path)")
     a.add_argument("--dsn", help="verify the PostgreSQL copy at this DSN")
     a.add_argument("--postgres", action="store_true", help="also verify the configured PostgreSQL")
     audit.set_defaults(fn=cmd_audit)
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(fn=cmd_openapi)
     sub.add_parser("tools", help="list known tools").set_defaults(fn=cmd_tools)
+
+    doctor = sub.add_parser("doctor", help="check config, secrets, identity and upstreams")
+    doctor_command.add_arguments(doctor)
+    doctor.set_defaults(fn=doctor_command.run)
     return parser
 
 
@@ -210,6 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyError as exc:
         print(f"labgate: policy error: {exc}", file=sys.stderr)
         return 1
+    except UsageError as exc:
+        print(f"labgate: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return code

@@ -8,7 +8,12 @@ client configuration, then serves until interrupted.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import shlex
+import shutil
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +21,21 @@ from gateway.auth.dev import DevIssuer
 from gateway.errors import ConfigError
 from gateway.settings import Settings, load_settings
 
-__all__ = ["demo_settings", "mint_token", "run_demo", "shipped_policies"]
+__all__ = [
+    "DEMO_STATE_DIR",
+    "PortBusy",
+    "demo_settings",
+    "mint_token",
+    "run_demo",
+    "shipped_policies",
+]
+
+#: Where ``labgate demo`` keeps its dev key and journal (``labgate token`` looks here too).
+DEMO_STATE_DIR = Path("var/demo")
+
+
+class PortBusy(Exception):
+    """A demo port is taken; the message is the one line the operator sees."""
 
 
 def shipped_policies() -> Path:
@@ -27,18 +46,34 @@ def shipped_policies() -> Path:
     return Path(__file__).resolve().parent.parent / "policies"
 
 
-def demo_settings(port: int, operator_port: int, state_dir: Path) -> Settings:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    return load_settings(
+def demo_settings(
+    port: int | None, operator_port: int | None, state_dir: Path, *, create: bool = True
+) -> Settings:
+    """Ports: the flags, else ``LABGATE_LISTEN__PORT`` / ``LABGATE_OPERATOR_LISTEN__PORT``,
+    else 8080 / 9090. The hosts are always loopback."""
+    if create:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    listen: dict[str, Any] = {"host": "127.0.0.1"}
+    operator: dict[str, Any] = {"host": "127.0.0.1", "port": 9090}
+    if port is not None:
+        listen["port"] = port
+    if operator_port is not None:
+        operator["port"] = operator_port
+    settings = load_settings(
         None,
-        listen={"host": "127.0.0.1", "port": port},
-        operator_listen={"host": "127.0.0.1", "port": operator_port},
+        listen=listen,
+        operator_listen={"host": "127.0.0.1"},
         auth={"mode": "dev", "dev": {"key_file": str(state_dir / "dev-key.pem")}},
         sample_data=True,
         capabilities={"health": {"status_pages": ["homelab"]}},
         policy_dir=str(shipped_policies()),
         journal_path=str(state_dir / "audit.db"),
     )
+    if operator_port is None and "port" not in settings.operator_listen.model_fields_set:
+        settings = settings.model_copy(
+            update={"operator_listen": settings.operator_listen.model_copy(update=operator)}
+        )
+    return settings
 
 
 def mint_token(
@@ -61,14 +96,60 @@ def mint_token(
     )
 
 
+def labgate_command() -> str:
+    """How to call labgate from this shell: ``labgate`` when on PATH, else the script's path."""
+    script = Path(sys.argv[0])
+    if script.name == "labgate" and shutil.which("labgate") != str(script.resolve()):
+        try:
+            return str(script.resolve().relative_to(Path.cwd()))
+        except ValueError:
+            return str(script.resolve())
+    return "labgate"
+
+
+def check_ports(settings: Settings) -> None:
+    """Bind each listener's address once, before anything is printed; raise PortBusy."""
+    for what, listen, flag in (
+        ("agent", settings.listen, "--port or LABGATE_LISTEN__PORT"),
+        ("operator", settings.operator_listen, "--operator-port or LABGATE_OPERATOR_LISTEN__PORT"),
+    ):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                sock.bind((listen.host, listen.port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                raise PortBusy(
+                    f"labgate demo: {listen.host}:{listen.port} ({what} listener) is in use; "
+                    f"choose another port with {flag}"
+                ) from None
+
+
 def banner(settings: Settings, token: str) -> str:
     base = settings.agent_base_url()
+    ops = f"http://{settings.operator_listen.host}:{settings.operator_listen.port}"
+    cmd = labgate_command()
+    auth = '-H "Authorization: Bearer $LABGATE_TOKEN"'
     mcp: dict[str, Any] = {
         "mcpServers": {
-            "labgate": {"url": f"{base}/mcp", "headers": {"Authorization": f"Bearer {token}"}}
+            "labgate": {"url": f"{base}/mcp", "headers": {"Authorization": "Bearer <token>"}}
         }
     }
-    ops = f"http://{settings.operator_listen.host}:{settings.operator_listen.port}"
+    hermes = [
+        "mcp_servers:",
+        "  labgate:",
+        f'    url: "{base}/mcp"',
+        "    headers:",
+        '      Authorization: "Bearer ${LABGATE_TOKEN}"',
+        "    enabled: true",
+    ]
+    claims = shlex.quote(json.dumps({"client_id": "hermes", "groups": ["agents"], "sub": "x"}))
+    path_hint = (
+        []
+        if cmd == "labgate"
+        else [f"(labgate is not on PATH: run it as {cmd}, or `. .venv/bin/activate` first)", ""]
+    )
     return "\n".join(
         [
             "labgate demo: sample data, dev issuer, shipped policies, local journal.",
@@ -76,32 +157,41 @@ def banner(settings: Settings, token: str) -> str:
             f"  operator listener {ops}/readyz  {ops}/metrics",
             f"  audit journal     {settings.journal_path}",
             "",
-            "Token (client hermes, group agents, 1 hour):",
-            token,
+            *path_hint,
+            "A token for client hermes, group agents, valid 1 hour "
+            f"(renew: export LABGATE_TOKEN=$({cmd} token)):",
+            f"  export LABGATE_TOKEN={token}",
             "",
             "Try:",
-            f"  curl -s -H 'Authorization: Bearer {token}' {base}/v1/tools?format=openai",
-            f"  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-            f"-d '{{}}' {base}/v1/tools/health_summary",
+            f"  curl -s {auth} '{base}/v1/tools?format=openai'",
+            f"  curl -s {auth} -H 'Content-Type: application/json' "
+            f"-d '{{}}' '{base}/v1/tools/health_summary'",
             "",
             "A denial tells the agent only 'not permitted'; the operator sees why in the audit",
-            f"log (labgate audit tail --journal {settings.journal_path}) or asks:",
-            "  labgate policy explain --claims "
-            '\'{"client_id": "hermes", "groups": ["agents"], "sub": "x"}\' '
+            f"log ({cmd} audit tail --table --journal {settings.journal_path}) or asks:",
+            f"  {cmd} policy explain --claims {claims} "
             '--tool documents_search --args \'{"query": "invoice"}\'',
             "(the shipped documents policy denies every call 01:00-06:00 Europe/Paris).",
             "",
-            "MCP client configuration:",
+            "Hermes (~/.hermes/config.yaml; LABGATE_TOKEN in ~/.hermes/.env):",
+            *hermes,
+            "",
+            "Other MCP clients (the token in place of <token>):",
             json.dumps(mcp, indent=2),
             "",
         ]
     )
 
 
-def run_demo(port: int, operator_port: int, state_dir: Path) -> int:
+def run_demo(port: int | None, operator_port: int | None, state_dir: Path) -> int:
     from gateway.serve import serve
 
     settings = demo_settings(port, operator_port, state_dir)
+    try:
+        check_ports(settings)
+    except PortBusy as exc:
+        print(exc, file=sys.stderr)
+        return 2
     token = mint_token(
         settings, sub="hermes-agent", client_id="hermes", groups=["agents"], ttl=3600
     )

@@ -1,4 +1,9 @@
-"""JSON log lines for Promtail/Loki: one object per line, never a secret."""
+"""Log lines: JSON for Promtail/Loki (one object per line), or a short human line on a terminal.
+
+JSON is the format for services: whenever stderr is not a terminal (containers, systemd,
+pipes). On a terminal (``labgate demo``, ``serve`` run by hand) lines read as
+``12:04:11 info  labgate  policy loaded  version=3f9c2a7e41b0``. Never a secret either way.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["HumanFormatter", "JsonFormatter", "configure_logging"]
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -32,9 +37,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str = "info") -> None:
+class HumanFormatter(logging.Formatter):
+    """``HH:MM:SS level logger  message  key=value ...`` (local time), for a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        extra = " ".join(
+            f"{k}={v}"
+            for k, v in vars(record).items()
+            if k not in _RESERVED and not k.startswith("_")
+        )
+        line = f"{when} {record.levelname.lower():<7} {record.name}  {record.getMessage()}"
+        if extra:
+            line += f"  {extra}"
+        if record.exc_info and record.exc_info[0] is not None:
+            line += f"  ({record.exc_info[0].__name__})"
+        return line
+
+
+def configure_logging(level: str = "info", *, human: bool | None = None) -> None:
+    """``human``: the terminal format; ``None`` chooses it when stderr is a terminal."""
+    if human is None:
+        human = sys.stderr.isatty()
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(HumanFormatter() if human else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

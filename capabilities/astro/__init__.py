@@ -7,6 +7,7 @@ import httpx
 from gateway.capability import Capability, Resources, SetupContext, now_utc
 
 from .client import InfluxQLClient
+from .doctor import doctor
 from .flux import FluxClient
 from .frames import AstroBackend, FrameSource
 from .sample import SAMPLE_URL, sample_transport
@@ -49,4 +50,5 @@ CAPABILITY = Capability(
     config_model=AstroConfig,
     scope_model=AstroScope,
     setup=setup,
+    doctor=doctor,
 )

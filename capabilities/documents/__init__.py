@@ -9,6 +9,7 @@ from gateway.capability import Capability, Resources, SetupContext
 
 from . import sample
 from .client import PaperlessClient
+from .doctor import doctor
 from .schemas import DocumentsConfig, DocumentsScope
 from .tools import TOOLS
 
@@ -45,4 +46,5 @@ CAPABILITY = Capability(
     config_model=DocumentsConfig,
     scope_model=DocumentsScope,
     setup=setup,
+    doctor=doctor,
 )

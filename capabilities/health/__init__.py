@@ -5,6 +5,7 @@ from __future__ import annotations
 from gateway.capability import Capability, Resources, SetupContext
 
 from .client import KumaClient
+from .doctor import doctor
 from .sample import sample_client
 from .schemas import HealthConfig, HealthScope
 from .tools import TOOLS
@@ -33,4 +34,5 @@ CAPABILITY = Capability(
     config_model=HealthConfig,
     scope_model=HealthScope,
     setup=setup,
+    doctor=doctor,
 )

@@ -271,22 +271,50 @@ def runner(audit_db: AuditDb, dashboard: dict[str, Any]) -> Runner:
     return Runner(audit_db, dashboard)
 
 
-def test_every_panel_uses_the_provisioned_datasource(dashboard: dict[str, Any]) -> None:
+def _provisioned_source() -> dict[str, Any]:
     provisioned = yaml.safe_load((GRAFANA / "provisioning/datasources/labgate.yaml").read_text())
     (source,) = provisioned["datasources"]
+    assert isinstance(source, dict)
+    return source
+
+
+def test_every_panel_uses_the_datasource_variable(dashboard: dict[str, Any]) -> None:
+    # Provisioning binds the variable to the provisioned uid; a dashboard imported in the UI
+    # (where no uid can be set) gets the first PostgreSQL datasource and a picker to change it.
+    source = _provisioned_source()
     assert "password" not in source and "$__file{" in source["secureJsonData"]["password"]
+    (variable,) = [v for v in dashboard["templating"]["list"] if v["type"] == "datasource"]
+    assert variable["name"] == "datasource"
+    assert variable["query"] == source["type"]
+    assert variable["current"]["value"] == source["uid"]
+    wanted = {"type": source["type"], "uid": "${datasource}"}
     panels = _panels(dashboard)
     titles = {p["title"] for p in panels}
     assert titles == set(TABLE_COLUMNS) | set(SERIES_VALUES) | {"Request trail"}
     for panel in panels:
-        assert panel["datasource"]["uid"] == source["uid"], panel["title"]
-        assert panel["datasource"]["type"] == source["type"]
+        assert panel["datasource"] == wanted, panel["title"]
+        assert all(t["datasource"] == wanted for t in panel["targets"]), panel["title"]
         assert [t["rawSql"] for t in panel["targets"]], panel["title"]
     for var in dashboard["templating"]["list"]:
         if var["type"] == "query":
-            assert var["datasource"]["uid"] == source["uid"]
+            assert var["datasource"] == wanted
+    for annotation in dashboard["annotations"]["list"]:
+        if annotation.get("datasource", {}).get("type") == source["type"]:
+            assert annotation["datasource"] == wanted
+    assert source["uid"] not in json.dumps(dashboard["panels"])  # no panel pinned to a uid
     provider = yaml.safe_load((GRAFANA / "provisioning/dashboards/labgate.yaml").read_text())
     assert provider["providers"][0]["type"] == "file"
+
+
+def test_datasource_tls_agrees_with_the_bundled_postgresql() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    postgres = compose["services"]["postgres"]
+    command = " ".join(postgres.get("command") or [])
+    bundled_tls = "ssl=on" in command
+    sslmode = _provisioned_source()["jsonData"]["sslmode"]
+    assert sslmode == ("verify-full" if bundled_tls else "disable")
+    docs = (ROOT / "docs" / "observability.md").read_text()
+    assert "sslmode: verify-full" in docs and "sslRootCertFile" in docs  # TLS PostgreSQL
 
 
 def test_variable_queries_return_the_seeded_values(runner: Runner) -> None:

@@ -1,0 +1,114 @@
+"""``labgate doctor`` for documents: paperless reachable with the token, scope names resolve.
+
+Every scope name must name exactly one object the gateway's paperless user can see
+(case-insensitively, as paperless compares): an unknown name or a name shared by several
+objects makes every call under the rule fail closed. The preview lists, per rule, the tags,
+correspondents and document types an admitted document may carry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.capability import DoctorContext, DoctorReport, Finding, upstream_failure
+from gateway.errors import GatewayError
+
+from .client import KINDS, CredentialsRejected, Kind, NameMap, PaperlessClient, PaperlessError
+from .schemas import DocumentsConfig, DocumentsScope
+
+__all__ = ["doctor"]
+
+#: API majors the client was checked against (X-Version 2.x and 3.x).
+KNOWN_MAJORS = (2, 3)
+
+
+async def doctor(ctx: DoctorContext) -> DoctorReport:
+    config = ctx.config
+    assert isinstance(config, DocumentsConfig)
+    report = DoctorReport()
+    subject = f"upstream {config.upstream}"
+    client = PaperlessClient(ctx.http(config.upstream))
+    now = dt.datetime.now(dt.UTC)
+    try:
+        page = await client.documents({"page_size": "1"})
+        maps = {kind: await client.names(kind, now) for kind in KINDS}
+    except GatewayError as exc:
+        report.findings.append(upstream_failure(subject, exc))
+        return report
+    except CredentialsRejected:
+        message = "401/403: check the API token and the user's view permissions"
+        report.findings.append(Finding("fail", subject, "credentials-rejected", message))
+        return report
+    except PaperlessError as exc:
+        message = f"{type(exc).__name__}: is base_url the paperless-ngx root?"
+        report.findings.append(Finding("fail", subject, "unexpected-shape", message))
+        return report
+    if page.server_major not in KNOWN_MAJORS:
+        message = f"X-Version major {page.server_major}, known: {KNOWN_MAJORS}"
+        report.findings.append(Finding("warn", subject, "unexpected-version", message))
+    else:
+        counts = ", ".join(f"{len(maps[k].names)} {k}" for k in KINDS)
+        message = f"paperless-ngx {page.server_major}.x, {page.count} documents, {counts}"
+        report.findings.append(Finding("ok", subject, "ok", message))
+    for rule_id, scope in ctx.scopes.items():
+        assert scope is None or isinstance(scope, DocumentsScope)
+        if scope is not None:
+            report.findings.extend(_scope_findings(rule_id, scope, maps))
+        report.admitted[rule_id] = _admitted(scope, maps)
+    return report
+
+
+def _matches(names: NameMap, name: str) -> list[int]:
+    wanted = name.casefold()
+    return [i for i, known in names.names.items() if known.casefold() == wanted]
+
+
+def _scope_names(scope: DocumentsScope) -> list[tuple[str, Kind, list[str]]]:
+    return [
+        ("tags_all", "tags", scope.tags_all),
+        ("tags_any", "tags", scope.tags_any),
+        ("tags_none", "tags", scope.tags_none),
+        ("correspondents", "correspondents", scope.correspondents or []),
+        ("document_types", "document_types", scope.document_types or []),
+    ]
+
+
+def _scope_findings(
+    rule_id: str, scope: DocumentsScope, maps: dict[Kind, NameMap]
+) -> list[Finding]:
+    out = []
+    for key, kind, names in _scope_names(scope):
+        subject = f"rule {rule_id}: {key}"
+        for name in names:
+            ids = _matches(maps[kind], name)
+            if not ids:
+                message = f"{name!r} is not a {kind[:-1]} the gateway's user can see: calls fail"
+                out.append(Finding("fail", subject, "name-unknown", message))
+            elif len(ids) > 1:
+                message = f"{name!r} names {len(ids)} {kind} (ids {sorted(ids)}): calls fail"
+                out.append(Finding("fail", subject, "name-ambiguous", message))
+            else:
+                out.append(Finding("ok", subject, "ok", f"{name!r} is {kind[:-1]} {ids[0]}"))
+    return out
+
+
+def _admitted(scope: DocumentsScope | None, maps: dict[Kind, NameMap]) -> dict[str, list[str]]:
+    """Names an admitted document may carry (tags: all visible tags but the forbidden ones)."""
+    forbidden = {n.casefold() for n in (scope.tags_none if scope else [])}
+
+    def listed(kind: Kind, only: list[str] | None) -> list[str]:
+        wanted = None if only is None else {n.casefold() for n in only}
+        names = maps[kind].names.values()
+        return sorted(
+            {n for n in names if wanted is None or n.casefold() in wanted}, key=str.casefold
+        )
+
+    tags = [t for t in listed("tags", None) if t.casefold() not in forbidden]
+    out = {"tags": tags}
+    if scope is not None:
+        any_of = [f"one of {', '.join(scope.tags_any)}"] if scope.tags_any else []
+        if scope.tags_all or any_of:
+            out["tags required"] = [*scope.tags_all, *any_of]
+    out["correspondents"] = listed("correspondents", scope.correspondents if scope else None)
+    out["document types"] = listed("document_types", scope.document_types if scope else None)
+    return out

@@ -1,0 +1,48 @@
+"""The ``labgate doctor`` arguments and entry point (kept light: imports happen on run)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too (for CI)")
+    parser.add_argument(
+        "--claims",
+        help='scope preview for a principal given as token claims, e.g. {"client_id":"hermes"}',
+    )
+    parser.add_argument("--client", help="scope preview for this client id (with --group)")
+    parser.add_argument(
+        "--group", action="append", help="group of the previewed principal (repeatable)"
+    )
+
+
+def _claims(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.claims:
+        try:
+            claims = json.loads(args.claims)
+        except ValueError:
+            claims = None
+        if not isinstance(claims, dict):
+            print("labgate doctor: --claims must be a JSON object", file=sys.stderr)
+            raise SystemExit(2)
+        return claims
+    if args.client or args.group:
+        claims = {"sub": "doctor-preview", "client_id": args.client, "groups": args.group or []}
+        return {k: v for k, v in claims.items() if v is not None}
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from gateway.doctor.runner import run_doctor
+
+    report = asyncio.run(run_doctor(args.config, claims=_claims(args)))
+    sys.stdout.write((report.as_json(strict=args.strict) if args.json else report.as_text()) + "\n")
+    return report.exit_code(strict=args.strict)
