@@ -12,6 +12,7 @@ import uvicorn
 from gateway.api.ops import create_operator_app
 from gateway.app import create_app
 from gateway.auth.dev import ensure_loopback
+from gateway.edge import uvicorn_config
 from gateway.errors import ConfigError
 from gateway.logs import configure_logging
 from gateway.policy.loader import load_policy_dir
@@ -48,17 +49,9 @@ async def serve(settings: Settings) -> int:
         "server_header": False,
         "proxy_headers": False,
     }
-    agent_server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.listen.host, port=settings.listen.port, **common)
-    )
+    agent_server = uvicorn.Server(uvicorn_config(app, settings.listen, **common))
     operator_server = uvicorn.Server(
-        uvicorn.Config(
-            operator,
-            host=settings.operator_listen.host,
-            port=settings.operator_listen.port,
-            lifespan="off",
-            **common,
-        )
+        uvicorn_config(operator, settings.operator_listen, lifespan="off", **common)
     )
     # Fewer, larger young-generation collections: a call allocates many short-lived objects
     # and the default threshold (700) collects every few calls. Measured in docs/performance.md.
