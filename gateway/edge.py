@@ -9,7 +9,9 @@ listener (:class:`~gateway.settings.ListenSettings`):
 * a deadline for a request head, from the connection's opening or from the first byte after a
   response: 408 and close (a pipelined head that is late closes the connection after the response
   in progress);
-* a cap on a head's bytes, counted before the parser sees them: 431 and close;
+* a cap on a head's bytes, counted before the parser sees them: 431 and close. The same cap
+  holds for any stretch of bytes in which the parser reports no progress (no body byte, no chunk
+  boundary): the trailer fields after a chunked body are buffered like header fields;
 * a cap on the number of header fields: 431 and close.
 
 Idle keep-alive is uvicorn's own ``timeout_keep_alive``. uvicorn's ``limit_concurrency`` is not
@@ -82,7 +84,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._refused = False
         self._head_deadline: asyncio.TimerHandle | None = None
-        self._head_bytes = 0
+        #: Bytes fed since the parser last reported progress: what it may be holding.
+        self._held = 0
         self._head_answer: bytes | None = None
 
     # Connection life
@@ -103,21 +106,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser, counting a head's bytes before the parser holds them."""
+        """Feed the parser no more than ``max_header_bytes`` past its last progress."""
         if self._refused or self.transport.is_closing():
             return
         if self._head_deadline is None and self._between_requests():
             self._start_head()
         while data:
-            if self._head_deadline is None:  # a body, or a head that began within this data
-                super().data_received(data)
-                return
-            room = self.limits.max_header_bytes - self._head_bytes
+            room = self.limits.max_header_bytes - self._held
             if room <= 0:
                 self._close_with(HEADER_TOO_LARGE)
                 return
             chunk, data = data[:room], data[room:]
-            self._head_bytes += len(chunk)
+            self._held += len(chunk)
             super().data_received(chunk)
             if self.transport.is_closing():
                 return
@@ -136,8 +136,23 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             raise _TooManyHeaders
 
     def on_headers_complete(self) -> None:
+        self._held = 0
         self._stop_head()
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._held = 0
+        super().on_body(body)
+
+    def on_chunk_header(self) -> None:
+        self._held = 0
+
+    def on_chunk_complete(self) -> None:
+        self._held = 0
+
+    def on_message_complete(self) -> None:
+        self._held = 0
+        super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
         if self._head_answer is not None:
@@ -151,7 +166,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         return self.cycle is None or self.cycle.response_complete
 
     def _start_head(self) -> None:
-        self._head_bytes = 0
         self._head_deadline = self.loop.call_later(self.limits.header_timeout, self._head_late)
 
     def _stop_head(self) -> None:
@@ -165,6 +179,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._close_with(REQUEST_TIMEOUT)
         else:  # a pipelined head: no answer may cut into the response in progress
             self.cycle.keep_alive = False
+            self.flow.pause_reading()
 
     def _close_with(self, answer: bytes) -> None:
         self._stop_head()

@@ -181,6 +181,64 @@ def test_header_flood_adds_little_memory(roomy: tuple[LiveGateway, Path]) -> Non
     assert httpx.get(live.base + "/v1/tools", headers={"Authorization": token}).status_code == 200
 
 
+def _trailer_flood(url: str, authorization: str, size: int) -> bytes:
+    """A chunked request whose body ends with a trailer field of ``size`` bytes."""
+    sock = _connect(url)
+    body = b'{"text": "hi"}'
+    head = (
+        "POST /v1/tools/testcap_echo HTTP/1.1\r\nHost: labgate\r\n"
+        f"Authorization: {authorization}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    try:
+        sock.sendall(head + b"%x\r\n%s\r\n0\r\nX-Big: " % (len(body), body))
+        chunk = b"a" * MB
+        for _ in range(size // MB):
+            sock.sendall(chunk)
+        sock.sendall(b"\r\n\r\n")
+        return _read_until_closed(sock)
+    except (BrokenPipeError, ConnectionResetError):
+        return b""
+    finally:
+        sock.close()
+
+
+def test_a_trailer_flood_adds_little_memory(roomy: tuple[LiveGateway, Path]) -> None:
+    """Trailer fields after a chunked body are buffered like header fields: the same bound."""
+    live, tmp = roomy
+    token = token_headers(tmp)["Authorization"]
+    before = _rss_mb(live.proc.pid)
+    answers: list[bytes] = []
+    floods = [
+        threading.Thread(target=lambda: answers.append(_trailer_flood(live.base, token, 64 * MB)))
+        for _ in range(2)
+    ]
+    for thread in floods:
+        thread.start()
+    for thread in floods:
+        thread.join()
+    added = _rss_mb(live.proc.pid) - before
+    print(f"\ntrailer flood 2 x 64 MB: RSS +{added:.1f} MB")
+    assert added <= 20, f"the flood added {added:.1f} MB"
+    # The body never ended: no answer but the refusal.
+    assert all(a == b"" or a.startswith(b"HTTP/1.1 431 ") for a in answers), answers
+
+
+def test_a_body_in_many_small_chunks_is_served(roomy: tuple[LiveGateway, Path]) -> None:
+    """Chunk framing is progress: 1-byte chunks adding up to far more than the head limit."""
+    live, tmp = roomy
+    body = b'{"text": "hi"' + b" " * 20_000 + b"}"
+    chunks = b"".join(b"1\r\n%s\r\n" % body[i : i + 1] for i in range(len(body))) + b"0\r\n\r\n"
+    auth = token_headers(tmp)["Authorization"]
+    head = (
+        "POST /v1/tools/testcap_echo HTTP/1.1\r\nHost: labgate\r\nConnection: close\r\n"
+        f"Authorization: {auth}\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    answer = _exchange(live.base, head + chunks)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
 # Head size and header count
 
 
