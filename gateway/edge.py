@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import uvicorn
@@ -75,10 +76,16 @@ class _TooManyHeaders(Exception):
     """Stops the parser in ``on_header``; uvicorn's parser-error path then answers."""
 
 
+def _ignore(code: str) -> None:
+    pass
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the bounds of :attr:`limits` (see the module doc)."""
 
     limits: ClassVar[ListenSettings] = ListenSettings()
+    #: Told the code of each refusal (a metric); never blocks.
+    on_refusal: ClassVar[Callable[[str], None]] = _ignore
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -95,6 +102,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refused = True
             transport.write(TOO_MANY_CONNECTIONS)
             transport.close()
+            type(self).on_refusal("too_many_connections")
             return
         super().connection_made(transport)
         self._start_head()
@@ -114,7 +122,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         while data:
             room = self.limits.max_header_bytes - self._held
             if room <= 0:
-                self._close_with(HEADER_TOO_LARGE)
+                self._close_with(HEADER_TOO_LARGE, "header_too_large")
                 return
             chunk, data = data[:room], data[room:]
             self._held += len(chunk)
@@ -156,7 +164,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         if self._head_answer is not None:
-            self._close_with(self._head_answer)
+            self._close_with(self._head_answer, "header_too_large")
             return
         super().send_400_response(msg)
 
@@ -176,35 +184,45 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _head_late(self) -> None:
         self._head_deadline = None
         if self._between_requests():
-            self._close_with(REQUEST_TIMEOUT)
+            self._close_with(REQUEST_TIMEOUT, "request_timeout")
         else:  # a pipelined head: no answer may cut into the response in progress
             self.cycle.keep_alive = False
             self.flow.pause_reading()
 
-    def _close_with(self, answer: bytes) -> None:
+    def _close_with(self, answer: bytes, code: str) -> None:
         self._stop_head()
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()
+            type(self).on_refusal(code)
 
 
-def bounded_protocol(limits: ListenSettings) -> type[BoundedHttpToolsProtocol]:
+def bounded_protocol(
+    limits: ListenSettings, on_refusal: Callable[[str], None] = _ignore
+) -> type[BoundedHttpToolsProtocol]:
     """The protocol class for one listener (uvicorn builds one instance per connection)."""
 
     class ListenerProtocol(BoundedHttpToolsProtocol):
         pass
 
     ListenerProtocol.limits = limits
+    ListenerProtocol.on_refusal = on_refusal
     return ListenerProtocol
 
 
-def uvicorn_config(app: Any, listen: ListenSettings, **options: Any) -> uvicorn.Config:
+def uvicorn_config(
+    app: Any,
+    listen: ListenSettings,
+    *,
+    on_refusal: Callable[[str], None] = _ignore,
+    **options: Any,
+) -> uvicorn.Config:
     """A uvicorn configuration that serves ``app`` on ``listen`` within its bounds."""
     return uvicorn.Config(
         app,
         host=listen.host,
         port=listen.port,
-        http=bounded_protocol(listen),
+        http=bounded_protocol(listen, on_refusal),
         ws="none",
         timeout_keep_alive=listen.keep_alive_timeout,
         **options,

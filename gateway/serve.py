@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -49,9 +50,23 @@ async def serve(settings: Settings) -> int:
         "server_header": False,
         "proxy_headers": False,
     }
-    agent_server = uvicorn.Server(uvicorn_config(app, settings.listen, **common))
+    telemetry = app.state.runtime.telemetry
+    agent_server = uvicorn.Server(
+        uvicorn_config(
+            app,
+            settings.listen,
+            on_refusal=partial(telemetry.record_edge_refusal, "agent"),
+            **common,
+        )
+    )
     operator_server = uvicorn.Server(
-        uvicorn_config(operator, settings.operator_listen, lifespan="off", **common)
+        uvicorn_config(
+            operator,
+            settings.operator_listen,
+            on_refusal=partial(telemetry.record_edge_refusal, "operator"),
+            lifespan="off",
+            **common,
+        )
     )
     # Fewer, larger young-generation collections: a call allocates many short-lived objects
     # and the default threshold (700) collects every few calls. Measured in docs/performance.md.

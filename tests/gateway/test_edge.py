@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.edge import EDGE_CODES
 from tests.support.live import ROOT, LiveGateway, live_config, running, token_headers
@@ -349,6 +350,8 @@ def test_slow_heads_are_closed_after_the_header_timeout(
     finally:
         slow.close()
         silent.close()
+    listener = "agent" if face == "base" else "operator"
+    assert _refusals(live, listener, "request_timeout") >= 4
 
 
 def test_a_keep_alive_connection_cannot_be_held_with_a_partial_head(
@@ -413,6 +416,21 @@ def test_connections_over_the_cap_are_refused(tight: tuple[LiveGateway, Path], f
             break
         time.sleep(0.05)
     assert answer.split(b" ", 2)[1] in (b"200", b"404"), answer[:80]
+    listener = "agent" if face == "base" else "operator"
+    assert _refusals(live, listener, "too_many_connections") >= 1
+
+
+def _refusals(live: LiveGateway, listener: str, code: str) -> float:
+    """``labgate_edge_refusals_total`` for one listener and code (0 before the first)."""
+    text = httpx.get(live.ops + "/metrics", timeout=WAIT).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "labgate_edge_refusals_total" and sample.labels == {
+                "listener": listener,
+                "code": code,
+            }:
+                return sample.value
+    return 0
 
 
 def test_edge_answers_are_documented() -> None:
