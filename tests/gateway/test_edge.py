@@ -370,6 +370,31 @@ def test_a_keep_alive_connection_cannot_be_held_with_a_partial_head(
         sock.close()
 
 
+def test_a_late_pipelined_head_closes_the_connection_after_the_response(
+    tight: tuple[LiveGateway, Path],
+) -> None:
+    """A head that trickles in behind a request in progress gets no 408 cut into that response:
+    the response is whole, then the connection closes."""
+    live, tmp = tight
+    # Answered by the fixture policy's 2 s tool deadline, after the 1 s head deadline has passed.
+    body = b'{"seconds": 3}'
+    request = (
+        "POST /v1/tools/testcap_slow HTTP/1.1\r\nHost: labgate\r\n"
+        f"Authorization: {token_headers(tmp)['Authorization']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    sock = _connect(live.base)
+    try:
+        sock.sendall(request + b"GET /v1/tools HTTP/1.1\r\nHost: labgate\r\n")
+        answer = _read_until_closed(sock)
+    finally:
+        sock.close()
+    assert answer.startswith(b"HTTP/1.1 504 "), answer[:200]
+    assert b"connection: close" in answer.lower()
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert answer.endswith(b"}")
+
+
 def test_an_idle_keep_alive_connection_is_closed(tight: tuple[LiveGateway, Path]) -> None:
     live, _ = tight
     sock = _connect(live.base)
