@@ -81,7 +81,9 @@ def start_gateway(tmp: Path, config: dict[str, Any], timeout: float = 20.0) -> L
         if proc.poll() is not None:
             raise RuntimeError(f"gateway exited with {proc.returncode}:\n{live.log()}")
         try:
+            # Ready, and the agent listener bound (it binds after the lifespan that makes ready).
             if httpx.get(live.ops + "/readyz", timeout=1).status_code == 200:
+                httpx.get(live.base + "/healthz", timeout=1)
                 return live
         except httpx.HTTPError:
             pass
