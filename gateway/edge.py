@@ -93,7 +93,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_deadline: asyncio.TimerHandle | None = None
         #: Bytes fed since the parser last reported progress: what it may be holding.
         self._held = 0
-        self._head_answer: bytes | None = None
+        self._too_many_headers = False
 
     # Connection life
 
@@ -140,7 +140,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         super().on_header(name, value)
         if len(self.headers) > self.limits.max_headers:
-            self._head_answer = HEADER_TOO_LARGE
+            self._too_many_headers = True
             raise _TooManyHeaders
 
     def on_headers_complete(self) -> None:
@@ -163,8 +163,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        if self._head_answer is not None:
-            self._close_with(self._head_answer, "header_too_large")
+        if self._too_many_headers:
+            self._close_with(HEADER_TOO_LARGE, "header_too_large")
             return
         super().send_400_response(msg)
 
