@@ -1,8 +1,9 @@
 """How the harness runs an ASGI app: uvicorn with the settings ``gateway/serve.py`` uses.
 
 The baseline and the stub run under the same uvicorn settings as the gateway's agent listener
-(one worker, no access log, no server header, no proxy headers, uvicorn's default loop and
-HTTP implementation), so a ratio compares application code, not server setups.
+(one worker, no access log, no server header, no proxy headers, uvicorn's default loop, the
+httptools protocol with the listener's edge bounds of ``gateway/edge.py``), so a ratio compares
+application code, not server setups.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import socket
 from typing import Any
 
 import uvicorn
+
+from gateway.edge import uvicorn_config
+from gateway.settings import ListenSettings
 
 __all__ = ["UVICORN_SETTINGS", "free_port", "run"]
 
@@ -32,4 +36,5 @@ def free_port() -> int:
 
 def run(app: Any, port: int) -> None:
     """Serve ``app`` on ``127.0.0.1:port`` until SIGTERM/SIGINT."""
-    uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **UVICORN_SETTINGS)).run()
+    listen = ListenSettings(host="127.0.0.1", port=port)
+    uvicorn.Server(uvicorn_config(app, listen, **UVICORN_SETTINGS)).run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+from functools import partial
 from typing import Any
 
 import uvicorn
@@ -12,6 +13,7 @@ import uvicorn
 from gateway.api.ops import create_operator_app
 from gateway.app import create_app
 from gateway.auth.dev import ensure_loopback
+from gateway.edge import uvicorn_config
 from gateway.errors import ConfigError
 from gateway.logs import configure_logging
 from gateway.policy.loader import load_policy_dir
@@ -48,14 +50,20 @@ async def serve(settings: Settings) -> int:
         "server_header": False,
         "proxy_headers": False,
     }
+    telemetry = app.state.runtime.telemetry
     agent_server = uvicorn.Server(
-        uvicorn.Config(app, host=settings.listen.host, port=settings.listen.port, **common)
+        uvicorn_config(
+            app,
+            settings.listen,
+            on_refusal=partial(telemetry.record_edge_refusal, "agent"),
+            **common,
+        )
     )
     operator_server = uvicorn.Server(
-        uvicorn.Config(
+        uvicorn_config(
             operator,
-            host=settings.operator_listen.host,
-            port=settings.operator_listen.port,
+            settings.operator_listen,
+            on_refusal=partial(telemetry.record_edge_refusal, "operator"),
             lifespan="off",
             **common,
         )

@@ -39,8 +39,21 @@ class _Strict(BaseModel):
 
 
 class ListenSettings(_Strict):
+    """A listener's address and what one connection may cost before a request reaches the app."""
+
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    #: Open connections at once; one more is answered 503 and closed.
+    max_connections: int = Field(256, ge=1, le=100_000)
+    #: Bytes of a request head (request line and header fields); beyond: 431 and close.
+    max_header_bytes: int = Field(32_768, ge=1_024, le=1_048_576)
+    #: Header fields in a request head; beyond: 431 and close.
+    max_headers: int = Field(100, ge=8, le=1_000)
+    #: Seconds to receive a whole request head, from the connection's opening or from the
+    #: first byte of a next request; beyond: 408 and close.
+    header_timeout: float = Field(10.0, gt=0, le=300)
+    #: Seconds an idle keep-alive connection stays open after a response.
+    keep_alive_timeout: int = Field(5, ge=1, le=300)
 
 
 class PostgresSettings(_Strict):

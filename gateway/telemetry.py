@@ -56,6 +56,7 @@ METRIC_NAMES = (
     "labgate_audit_lag_records",
     "labgate_rate_limited_total",
     "labgate_cache_total",
+    "labgate_edge_refusals_total",
 )
 
 CacheResult = Literal["hit", "miss", "coalesced"]
@@ -154,6 +155,10 @@ class Telemetry:
         self._cache = meter.create_counter(
             "labgate_cache_total", description="Result cache lookups by tool and result."
         )
+        self._edge_refusals = meter.create_counter(
+            "labgate_edge_refusals_total",
+            description="Connections refused at the HTTP edge, by listener and code.",
+        )
         meter.create_observable_gauge(
             "labgate_breaker_open",
             callbacks=[self._observe_breakers],
@@ -186,6 +191,9 @@ class Telemetry:
 
     def record_cache(self, tool: str, result: CacheResult) -> None:
         self._cache.add(1, {"tool": tool, "result": result})
+
+    def record_edge_refusal(self, listener: str, code: str) -> None:
+        self._edge_refusals.add(1, {"listener": listener, "code": code})
 
     def add_breaker_source(self, source: Callable[[], Mapping[str, str]]) -> None:
         """``source()`` -> ``{upstream: "closed"|"open"|"half_open"}``, read at each scrape."""

@@ -41,6 +41,8 @@ def test_config_file_from_environment(tmp_path: Path, monkeypatch: pytest.Monkey
     [
         ("listen: {port: 70000}\n", "listen.port"),
         ("lisen: {port: 1}\n", "lisen"),
+        ("operator_listen: {max_header_bytes: 10}\n", "operator_listen.max_header_bytes"),
+        ("listen: {header_timeout: 0}\n", "listen.header_timeout"),
         ("postgres: {dsn: 'postgresql://u:pw@db/x'}\n", "postgres.dsn"),
         ("auth: {mode: oidc, oidc: {issuer: 'ftp://x', audience: [a]}}\n", "auth.oidc.issuer"),
         ("mcp: {enabled: maybe}\n", "mcp.enabled"),

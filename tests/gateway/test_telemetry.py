@@ -30,6 +30,7 @@ EXPECTED_LABELS = {
     "labgate_audit_lag_records": set(),
     "labgate_rate_limited_total": {"tool"},
     "labgate_cache_total": {"tool", "result"},
+    "labgate_edge_refusals_total": {"listener", "code"},
 }
 
 
@@ -49,6 +50,7 @@ def _exercise(t: Telemetry) -> None:
     t.record_policy_reload("ok")
     t.record_rate_limited("astro_list_sessions")
     t.record_cache("astro_list_sessions", "hit")
+    t.record_edge_refusal("agent", "header_too_large")
     t.add_breaker_source(lambda: {"influx": "open", "kuma": "closed"})
     t.set_audit_lag_source(lambda: 7)
 

@@ -51,10 +51,15 @@ class LiveGateway:
 def start_gateway(tmp: Path, config: dict[str, Any], timeout: float = 20.0) -> LiveGateway:
     port, ops_port = free_port(), free_port()
     config = {
-        "listen": {"host": "127.0.0.1", "port": port},
-        "operator_listen": {"host": "127.0.0.1", "port": ops_port},
         "journal_path": str(tmp / "audit.db"),
         **config,
+        # Listener settings in ``config`` (bounds) are kept; the address is picked here.
+        "listen": {**config.get("listen", {}), "host": "127.0.0.1", "port": port},
+        "operator_listen": {
+            **config.get("operator_listen", {}),
+            "host": "127.0.0.1",
+            "port": ops_port,
+        },
     }
     cfg_path = tmp / "gateway.yaml"
     cfg_path.write_text(yaml.safe_dump(config))
@@ -76,7 +81,9 @@ def start_gateway(tmp: Path, config: dict[str, Any], timeout: float = 20.0) -> L
         if proc.poll() is not None:
             raise RuntimeError(f"gateway exited with {proc.returncode}:\n{live.log()}")
         try:
+            # Ready, and the agent listener bound (it binds after the lifespan that makes ready).
             if httpx.get(live.ops + "/readyz", timeout=1).status_code == 200:
+                httpx.get(live.base + "/healthz", timeout=1)
                 return live
         except httpx.HTTPError:
             pass
