@@ -157,6 +157,7 @@ def build_oidc(
             algorithms=tuple(settings.algorithms),
             allowed_clients=tuple(settings.allowed_clients),
             leeway_seconds=settings.leeway_seconds,
+            exp_leeway_seconds=settings.exp_leeway_seconds,
             max_token_bytes=settings.max_token_bytes,
         ),
         jwks,

@@ -68,7 +68,10 @@ class OidcSettings(BaseModel):
     hs256_secret_file: Path | None = None
     #: Overrides the ``jwks_uri`` of the discovery document; discovery is then skipped.
     jwks_url: str | None = None
+    #: Clock skew allowed for ``nbf`` and ``iat``.
     leeway_seconds: int = Field(30, ge=0, le=120)
+    #: Grace after ``exp``: 0 (default) stops an expired token at once.
+    exp_leeway_seconds: int = Field(0, ge=0, le=60)
     max_token_bytes: int = Field(8192, ge=512, le=65536)
     jwks_min_refetch_seconds: float = Field(60.0, ge=0, le=3600)
     discovery_timeout_seconds: float = Field(5.0, gt=0, le=60)
