@@ -73,7 +73,11 @@ class OidcSettings(BaseModel):
     #: Grace after ``exp``: 0 (default) stops an expired token at once.
     exp_leeway_seconds: int = Field(0, ge=0, le=60)
     max_token_bytes: int = Field(8192, ge=512, le=65536)
-    jwks_min_refetch_seconds: float = Field(60.0, ge=0, le=3600)
+    #: Key-set fetches are at least this far apart, whoever asks (unknown kid, refresh).
+    jwks_min_refetch_seconds: float = Field(5.0, ge=1, le=3600)
+    #: The key set is never trusted longer than this after its last good fetch; it is
+    #: refreshed at the issuer's ``Cache-Control: max-age``, and at half of this at the latest.
+    jwks_max_age_seconds: float = Field(600.0, ge=10, le=86400)
     discovery_timeout_seconds: float = Field(5.0, gt=0, le=60)
     #: The principal must be in at least one of these groups (empty: no group needed).
     required_groups: list[str] = Field(default_factory=list)
@@ -105,6 +109,11 @@ class OidcSettings(BaseModel):
             raise ValueError("HS256 requires hs256_secret_file")
         if self.hs256_secret_file is not None and "HS256" not in self.algorithms:
             raise ValueError("hs256_secret_file is set but HS256 is not in algorithms")
+        if self.jwks_max_age_seconds < 4 * self.jwks_min_refetch_seconds:
+            raise ValueError(
+                "jwks_max_age_seconds must be at least 4 x jwks_min_refetch_seconds "
+                "(room to refresh, and retry, before the key set expires)"
+            )
         return self
 
 
