@@ -20,6 +20,7 @@ __all__ = [
     "ForwardAuthSettings",
     "IntrospectionSettings",
     "OidcSettings",
+    "ThrottleSettings",
 ]
 
 #: Every algorithm the verifier knows. ``none`` is not one of them and never will be.
@@ -140,10 +141,22 @@ class DevSettings(BaseModel):
     audience: str = "labgate"
 
 
+class ThrottleSettings(BaseModel):
+    """Per client address, before authentication: each request takes a token and gives it back
+    once authenticated, so failed attempts (and attempts still being checked) spend the bucket.
+    An empty bucket answers 429 with ``Retry-After`` without authenticating."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_second: float = Field(2.0, gt=0, le=10_000)
+    burst: int = Field(30, ge=1, le=100_000)
+
+
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["oidc", "forward_auth", "dev"] = "oidc"
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     oidc: OidcSettings | None = None
     forward_auth: ForwardAuthSettings | None = None
     dev: DevSettings = Field(default_factory=DevSettings)
