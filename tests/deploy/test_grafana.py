@@ -83,7 +83,10 @@ def _call(minutes_ago: float, tool: str, decision: str, **kw: Any) -> AuditRecor
             "groups": ["agents"],
             "token_id": uuid.uuid4().hex,
         }
-    return AuditRecord(**(defaults | kw))
+    record = AuditRecord(**(defaults | kw))
+    if record.kind == "auth_failure":
+        record.tool = None  # an unauthenticated request names no tool
+    return record
 
 
 def seed_records() -> list[AuditRecord]:
@@ -148,11 +151,11 @@ def seed_records() -> list[AuditRecord]:
               "bad-signature"], error_code="unauthenticated", capability=None,
               policy_version=None),
         # rejected authentication since the gate: aggregated auth_failure records with a count
-        _call(65, "", "deny", client=None, kind="auth_failure", tool=None, capability=None,
+        _call(65, "-", "deny", client=None, kind="auth_failure", capability=None,
               policy_version=None, reasons=["unauthenticated", "bad-signature"],
               error_code="unauthenticated", latency_ms=None,
               notes={"client_address": "203.0.113.9", "count": 40, "window_seconds": 1.0}),
-        _call(64, "", "deny", client=None, kind="auth_failure", tool=None, capability=None,
+        _call(64, "-", "deny", client=None, kind="auth_failure", capability=None,
               policy_version=None, reasons=["unauthenticated", "rate-limited"],
               error_code="rate_limited", face="mcp", latency_ms=None,
               notes={"client_address": "203.0.113.9", "count": 7, "window_seconds": 1.0}),
