@@ -89,7 +89,9 @@ class AuthFailureAudit:
         key = (address, face, reason, code)
         if key in self._windows or len(self._windows) < self._max_keys:
             return key
-        self._windows = {k: w for k, w in self._windows.items() if now < w.ends or w.written}
+        self._windows = {  # forget closed windows with nothing left to write
+            k: w for k, w in self._windows.items() if now < w.ends or w.written is not None
+        }
         if len(self._windows) < self._max_keys:
             return key
         return (OTHER_ADDRESSES, face, reason, code)
