@@ -30,6 +30,8 @@ from gateway.audit.postgres import PostgresSink
 from gateway.audit.record import AuditRecord
 from gateway.audit.sink import AuditSink
 from gateway.auth import Authenticator, build_authenticator
+from gateway.auth.failures import AuthFailureAudit
+from gateway.auth.gate import AuthGate
 from gateway.capability import Capability, Resources, SetupContext
 from gateway.errors import ConfigError, PolicyError
 from gateway.pipeline import Pipeline
@@ -86,6 +88,7 @@ class Runtime:
         self.policies: PolicyStore | None = None
         self.authenticator: Authenticator | None = None
         self._pipeline: Pipeline | None = None
+        self._gate: AuthGate | None = None
         base = settings.agent_base_url()
         self.resource_metadata_url = f"{base}/.well-known/oauth-protected-resource"
 
@@ -94,6 +97,13 @@ class Runtime:
         if self._pipeline is None:
             raise RuntimeError("runtime not started")
         return self._pipeline
+
+    @property
+    def gate(self) -> AuthGate:
+        """Every face authenticates through it (throttled, rejections audited)."""
+        if self._gate is None:
+            raise RuntimeError("runtime not started")
+        return self._gate
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -172,6 +182,12 @@ class Runtime:
         self.upstreams.build_all()  # a bad secret or CA file fails at start, not on first use
         self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
         await self.authenticator.start()
+        self._gate = AuthGate(
+            self.authenticator,
+            AuthFailureAudit(sink),
+            s.auth.throttle,
+            telemetry=self.telemetry,
+        )
         wanted = set(s.capabilities) | set(self.policies.current.capabilities)
         for name, cap in self.registry.items():
             if not (s.sample_data or name in wanted):
@@ -235,6 +251,8 @@ class Runtime:
         for res in self._resources.values():
             if res.close is not None:
                 await res.close()
+        if self._gate is not None:
+            await self._gate.aclose()  # pending failure counts, before the journal closes
         if self.shipper is not None:
             await self.shipper.stop()
         if self.authenticator is not None:

@@ -66,6 +66,12 @@ class Limiter:
             return None
         return (1.0 - bucket.tokens) / per_second
 
+    def give_back(self, key: tuple[str, ...], burst: int) -> None:
+        """Return a token taken by :meth:`take` (its request turned out not to count)."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(float(max(burst, 1)), bucket.tokens + 1.0)
+
     def _prune(self, now: float, per_second: float, capacity: float) -> None:
         full = [
             k

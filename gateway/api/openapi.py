@@ -85,7 +85,8 @@ def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> di
         }
     listing = doc["paths"]["/v1/tools"]["get"]
     listing["security"] = [{"bearer": []}]
-    listing["responses"]["401"] = {"description": _ERRORS["401"], "content": problem}
+    for code in ("401", "429", "503"):  # the auth gate: throttle, rejection, audit
+        listing["responses"][code] = {"description": _ERRORS[code], "content": problem}
     listing["responses"]["200"]["content"]["application/json"]["schema"] = {
         "type": "object",
         "properties": {

@@ -2,7 +2,8 @@
 
 Bodies are read and validated by the pipeline, not by FastAPI, so an agent learns nothing about a
 tool it may not call and every attempt, valid or not, is audited. The OpenAPI document still types
-each tool's body and answer (see ``openapi.py``).
+each tool's body and answer (see ``openapi.py``). The caller is authenticated (through the
+runtime's :class:`~gateway.auth.gate.AuthGate`) before a byte of the body is read.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ async def list_tools(request: Request, format: Format = Query("mcp")) -> Respons
     rt = runtime_of(request)
     rid = request_id_from(request)
     try:
-        principal = await rt.pipeline.authenticate(request.headers, _client_host(request))
+        principal = await rt.gate.admit(request.headers, _client_host(request), face="rest")
     except GatewayError as exc:
         return problem_response(exc, rid, resource_metadata=rt.resource_metadata_url)
     tools = [export_tool(t, format) for t in rt.pipeline.allowed_tools(principal)]
@@ -85,7 +86,13 @@ def _client_host(request: Request) -> str | None:
 async def call_tool(request: Request, name: str) -> Response:
     rt = runtime_of(request)
     rid = request_id_from(request)
+    with rt.telemetry.stage("labgate.request", face="rest"):
+        return await _call_tool(rt, request, name, rid)
+
+
+async def _call_tool(rt: Runtime, request: Request, name: str, rid: str) -> Response:
     try:
+        principal = await rt.gate.admit(request.headers, _client_host(request), face="rest")
         try:
             body = await _read_json(request)
         except InvalidArguments:
@@ -96,6 +103,7 @@ async def call_tool(request: Request, name: str) -> Response:
             tool_name=name,
             raw_args=body if body is not _NotJson else None,
             face="rest",
+            principal=principal,
             request_id=rid,
         )
     except GatewayError as exc:

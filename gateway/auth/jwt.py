@@ -27,12 +27,21 @@ from gateway.auth.jwks import KeySource
 from gateway.auth.keys import VerifyKey
 from gateway.auth.reasons import AuthReason, fail
 
-__all__ = ["FORBIDDEN_HEADERS", "JwtVerifier", "VerifierConfig", "decode_segment"]
+__all__ = [
+    "FORBIDDEN_HEADERS",
+    "MAX_NUMERIC_DATE",
+    "JwtVerifier",
+    "VerifierConfig",
+    "decode_segment",
+]
 
 #: Header parameters that would let the token choose its own key, or that we do not implement.
 FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc", "epk"})
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _MAX_KID = 256
+#: The largest ``exp``/``nbf``/``iat`` magnitude accepted: 9999-12-31T23:59:59Z. A NumericDate
+#: beyond it means nothing and, as an integer, does not fit a float: it is a malformed claim.
+MAX_NUMERIC_DATE = 253_402_300_799
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +50,10 @@ class VerifierConfig:
     audience: Sequence[str]
     algorithms: Sequence[str]
     allowed_clients: Sequence[str] = ()
+    #: Clock skew allowed for ``nbf`` and ``iat`` (a token minted "in the future").
     leeway_seconds: int = 30
+    #: Grace after ``exp``; 0: an expired token stops at once.
+    exp_leeway_seconds: int = 0
     max_token_bytes: int = 8192
 
 
@@ -72,10 +84,11 @@ def _number(claims: dict[str, Any], name: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(AuthReason.MALFORMED_CLAIM, f"{name} is not a number")
-    number = float(value)
-    if not math.isfinite(number):
+    if isinstance(value, float) and not math.isfinite(value):
         raise fail(AuthReason.MALFORMED_CLAIM, f"{name} is not finite")
-    return number
+    if not -MAX_NUMERIC_DATE <= value <= MAX_NUMERIC_DATE:  # exact for ints of any size
+        raise fail(AuthReason.MALFORMED_CLAIM, f"{name} is out of range")
+    return float(value)
 
 
 class JwtVerifier:
@@ -155,7 +168,7 @@ class JwtVerifier:
         exp = _number(claims, "exp")
         if exp is None:
             raise fail(AuthReason.MISSING_CLAIM, "exp")
-        if now - cfg.leeway_seconds >= exp:
+        if now - cfg.exp_leeway_seconds >= exp:
             raise fail(AuthReason.EXPIRED)
         nbf = _number(claims, "nbf")
         if nbf is not None and now + cfg.leeway_seconds < nbf:

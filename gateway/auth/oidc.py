@@ -6,6 +6,7 @@ by the dev issuer. It owns the HTTP client it was built with and closes it in ``
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,7 @@ from joserfc.jwk import OctKey
 
 from gateway.auth.bearer import bearer_token
 from gateway.auth.introspection import Introspector
-from gateway.auth.jwks import RemoteJwks
+from gateway.auth.jwks import RemoteJwks, Sleep
 from gateway.auth.jwt import JwtVerifier, VerifierConfig
 from gateway.auth.principal import check_required_groups, principal_from_claims
 from gateway.auth.settings import OidcSettings
@@ -64,6 +65,8 @@ class BearerAuthenticator:
             await self.jwks.start()
 
     async def aclose(self) -> None:
+        if self.jwks is not None:
+            await self.jwks.aclose()
         if self._client is not None:
             await self._client.aclose()
 
@@ -130,8 +133,10 @@ def build_oidc(
     http_client_factory: HttpClientFactory | None = None,
     *,
     monotonic: Callable[[], float] = time.monotonic,
+    sleep: Sleep = asyncio.sleep,
 ) -> BearerAuthenticator:
-    """``monotonic`` paces JWKS refetches and the introspection cache (injectable for tests)."""
+    """``monotonic`` and ``sleep`` pace JWKS fetches and the introspection cache (injectable
+    for tests)."""
     hmac_key = _hmac_key(settings)
     introspection = settings.introspection
     introspection_secret = (
@@ -144,7 +149,7 @@ def build_oidc(
         if http_client_factory is not None
         else default_http_client(settings.discovery_timeout_seconds)
     )
-    jwks = RemoteJwks(settings, client, clock=monotonic)
+    jwks = RemoteJwks(settings, client, clock=monotonic, sleep=sleep)
     introspector = (
         Introspector(introspection, client, introspection_secret, clock=monotonic)
         if introspection is not None and introspection_secret is not None
@@ -157,6 +162,7 @@ def build_oidc(
             algorithms=tuple(settings.algorithms),
             allowed_clients=tuple(settings.allowed_clients),
             leeway_seconds=settings.leeway_seconds,
+            exp_leeway_seconds=settings.exp_leeway_seconds,
             max_token_bytes=settings.max_token_bytes,
         ),
         jwks,

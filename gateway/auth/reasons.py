@@ -38,6 +38,8 @@ class AuthReason(StrEnum):
     INTROSPECTION_UNAVAILABLE = "introspection-unavailable"
     ISSUER_UNREACHABLE = "issuer-unreachable"
     UNTRUSTED_PROXY = "untrusted-proxy"
+    # before any check: too many unauthenticated attempts from this client address
+    RATE_LIMITED = "rate-limited"
 
 
 def fail(reason: AuthReason, internal: str | None = None) -> AuthError:

@@ -20,6 +20,7 @@ __all__ = [
     "ForwardAuthSettings",
     "IntrospectionSettings",
     "OidcSettings",
+    "ThrottleSettings",
 ]
 
 #: Every algorithm the verifier knows. ``none`` is not one of them and never will be.
@@ -68,9 +69,16 @@ class OidcSettings(BaseModel):
     hs256_secret_file: Path | None = None
     #: Overrides the ``jwks_uri`` of the discovery document; discovery is then skipped.
     jwks_url: str | None = None
+    #: Clock skew allowed for ``nbf`` and ``iat``.
     leeway_seconds: int = Field(30, ge=0, le=120)
+    #: Grace after ``exp``: 0 (default) stops an expired token at once.
+    exp_leeway_seconds: int = Field(0, ge=0, le=60)
     max_token_bytes: int = Field(8192, ge=512, le=65536)
-    jwks_min_refetch_seconds: float = Field(60.0, ge=0, le=3600)
+    #: Key-set fetches are at least this far apart, whoever asks (unknown kid, refresh).
+    jwks_min_refetch_seconds: float = Field(5.0, ge=1, le=3600)
+    #: The key set is never trusted longer than this after its last good fetch; it is
+    #: refreshed at the issuer's ``Cache-Control: max-age``, and at half of this at the latest.
+    jwks_max_age_seconds: float = Field(600.0, ge=10, le=86400)
     discovery_timeout_seconds: float = Field(5.0, gt=0, le=60)
     #: The principal must be in at least one of these groups (empty: no group needed).
     required_groups: list[str] = Field(default_factory=list)
@@ -102,6 +110,11 @@ class OidcSettings(BaseModel):
             raise ValueError("HS256 requires hs256_secret_file")
         if self.hs256_secret_file is not None and "HS256" not in self.algorithms:
             raise ValueError("hs256_secret_file is set but HS256 is not in algorithms")
+        if self.jwks_max_age_seconds < 4 * self.jwks_min_refetch_seconds:
+            raise ValueError(
+                "jwks_max_age_seconds must be at least 4 x jwks_min_refetch_seconds "
+                "(room to refresh, and retry, before the key set expires)"
+            )
         return self
 
 
@@ -128,10 +141,25 @@ class DevSettings(BaseModel):
     audience: str = "labgate"
 
 
+class ThrottleSettings(BaseModel):
+    """Per client address, before authentication: each request takes a token and gives it back
+    once authenticated, so failed attempts (and attempts still being checked) spend the bucket.
+    An empty bucket answers 429 with ``Retry-After`` without authenticating."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Tokens a client address regains per second (failed or pending authentications spend them).
+    per_second: float = Field(2.0, gt=0, le=10_000)
+    #: Bucket size: failed authentications an address may make in a row before 429.
+    burst: int = Field(30, ge=1, le=100_000)
+
+
 class AuthSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["oidc", "forward_auth", "dev"] = "oidc"
+    #: Per-address throttle applied before authentication (429 with ``Retry-After``).
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings)
     oidc: OidcSettings | None = None
     forward_auth: ForwardAuthSettings | None = None
     dev: DevSettings = Field(default_factory=DevSettings)

@@ -47,8 +47,9 @@ AUTH_REASONS: dict[str, str] = {
     "missing-group": "not in any of `required_groups`",
     "revoked": "introspection says the token is not active",
     "introspection-unavailable": "the introspection endpoint could not give a usable answer",
-    "issuer-unreachable": "no key set could be loaded from the issuer",
+    "issuer-unreachable": "no key set could be loaded from the issuer, or the last one outlived `jwks_max_age_seconds`",
     "untrusted-proxy": "forward-auth request from an address outside `trusted_proxies`",
+    "rate-limited": "the client address spent its `auth.throttle` bucket: answered `429` before any token check",
 }
 
 #: Agent-facing error code -> what the agent should change.

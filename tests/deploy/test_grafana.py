@@ -83,7 +83,10 @@ def _call(minutes_ago: float, tool: str, decision: str, **kw: Any) -> AuditRecor
             "groups": ["agents"],
             "token_id": uuid.uuid4().hex,
         }
-    return AuditRecord(**(defaults | kw))
+    record = AuditRecord(**(defaults | kw))
+    if record.kind == "auth_failure":
+        record.tool = None  # an unauthenticated request names no tool
+    return record
 
 
 def seed_records() -> list[AuditRecord]:
@@ -147,6 +150,15 @@ def seed_records() -> list[AuditRecord]:
         _call(70, "astro_list_sessions", "deny", client=None, reasons=["unauthenticated",
               "bad-signature"], error_code="unauthenticated", capability=None,
               policy_version=None),
+        # rejected authentication since the gate: aggregated auth_failure records with a count
+        _call(65, "-", "deny", client=None, kind="auth_failure", capability=None,
+              policy_version=None, reasons=["unauthenticated", "bad-signature"],
+              error_code="unauthenticated", latency_ms=None,
+              notes={"client_address": "203.0.113.9", "count": 40, "window_seconds": 1.0}),
+        _call(64, "-", "deny", client=None, kind="auth_failure", capability=None,
+              policy_version=None, reasons=["unauthenticated", "rate-limited"],
+              error_code="rate_limited", face="mcp", latency_ms=None,
+              notes={"client_address": "203.0.113.9", "count": 7, "window_seconds": 1.0}),
         _call(60, "astro_list_sessions", "error", rule_id="hermes-astro", reasons=["allowed"],
               upstream="influxdb", error_code="upstream_unavailable", latency_ms=3000.0),
         _call(50, "documents_search", "error", rule_id="hermes-reads", reasons=["allowed"],
@@ -370,7 +382,10 @@ def test_panel_values_match_the_seeded_records(runner: Runner, dashboard: dict[s
     assert denials[("documents_get", "(no rule)", "default-deny")] == 1
 
     auth = results["Authentication failures"][1]
-    assert [(r[0], r[1], r[2]) for r in auth] == [("bad-signature", "rest", 1)]
+    assert [(r[0], r[1], r[2]) for r in auth] == [
+        ("bad-signature", "rest", 41),
+        ("rate-limited", "mcp", 7),
+    ]
 
     agents = {r[0]: r for r in results["Per-agent activity"][1]}
     assert agents["other-agent"][2:6] == (21, 20, 1, 0)

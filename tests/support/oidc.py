@@ -7,7 +7,8 @@ the audience ``labgate`` (resource ``urn:labgate``), or ``other-api`` (resource 
 
 The test owns the signing keys: ``provider.signing_key`` is the current private key (to forge
 tokens signed by the real key), ``provider.rotate()`` replaces it (Authentik-style, no overlap)
-and returns the key rotated away. ``provider.stats()`` counts JWKS and discovery requests.
+and returns the key rotated away. ``provider.stats()`` counts JWKS and discovery requests;
+``provider.set_jwks_cache_control()`` makes JWKS answers carry a ``Cache-Control`` header.
 
 Needs ``tests/support/install_oidc.sh`` to have run (``make test`` does).
 """
@@ -105,6 +106,10 @@ class OidcProvider:
 
     def reset_stats(self) -> None:
         self._admin("POST", "/admin/stats/reset")
+
+    def set_jwks_cache_control(self, value: str | None) -> None:
+        """Send ``Cache-Control: value`` on JWKS answers from now on (None: no header)."""
+        self._admin("POST", "/admin/jwks-cache-control", {"value": value})
 
     def _admin(self, method: str, path: str, body: object | None = None) -> dict[str, Any]:
         response = httpx.request(method, self.origin + path, json=body, timeout=10)

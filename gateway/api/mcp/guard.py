@@ -2,7 +2,8 @@
 
 In order: the Host header (only when ``mcp.allowed_hosts`` is configured), the Origin header
 (absent is fine; present must be configured or the public URL's own origin), the bearer token
-through the core's authenticator (signature, ``iss``, ``aud``, ``azp``, expiry), and the scope
+through the runtime's auth gate (throttled per client address; signature, ``iss``, ``aud``,
+``azp``, expiry; every rejection audited), and the scope
 ``mcp.required_scope``. A request that passes carries its :class:`Principal` in the ASGI scope
 under :data:`PRINCIPAL_KEY`; the SDK's session manager also gets ``scope["user"]``, so a
 legacy-era session only accepts requests from the principal that opened it.
@@ -24,7 +25,7 @@ from starlette.responses import Response
 from starlette.types import Scope
 
 from gateway.capability import Principal
-from gateway.errors import AuthError, GatewayError, InsufficientScope
+from gateway.errors import AuthError, GatewayError, InsufficientScope, RateLimited
 
 if TYPE_CHECKING:
     from gateway.app import Runtime
@@ -108,7 +109,7 @@ async def check_request(runtime: Runtime, scope: Scope, metadata_url: str) -> Re
     client = scope.get("client")
     client_host = client[0] if client else None
     try:
-        principal = await runtime.pipeline.authenticate(headers, client_host)
+        principal = await runtime.gate.admit(headers, client_host, face="mcp")
     except AuthError as exc:
         log.info("mcp request unauthenticated: %s", exc.reason)
         error = None if exc.reason == "missing-token" else "invalid_token"
@@ -117,6 +118,9 @@ async def check_request(runtime: Runtime, scope: Scope, metadata_url: str) -> Re
             {"error": error or "invalid_request", "error_description": exc.detail},
             {"WWW-Authenticate": _challenge(metadata_url, error)},
         )
+    except RateLimited as exc:
+        body = {"code": exc.code, "message": exc.detail}
+        return _json(exc.status, body, {"Retry-After": str(exc.retry_after)})
     except GatewayError as exc:
         return _json(exc.status, {"code": exc.code, "message": exc.detail})
     required = runtime.settings.mcp.required_scope

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 
-from gateway.auth.jwks import MAX_DOCUMENT_BYTES, RemoteJwks
+from gateway.auth.jwks import MAX_DOCUMENT_BYTES, RemoteJwks, max_age_of
 from gateway.auth.keys import KeyRing
 from gateway.auth.settings import OidcSettings
 from gateway.errors import AuthError, ConfigError
+from tests.support.faketime import FakeTime
 from tests.support.oidc import new_signing_key
 
 ISSUER = "https://auth.lab.example/application/o/hermes/"
@@ -49,6 +51,7 @@ async def start(handler: Handler, **overrides: object) -> RemoteJwks:
     try:
         await jwks.start()
     finally:
+        await jwks.aclose()
         await client.aclose()
     return jwks
 
@@ -110,56 +113,160 @@ async def test_private_and_symmetric_entries_are_not_used() -> None:
     assert not ring.by_kid[KEY.kid or ""].is_private
 
 
-async def test_unknown_kid_refetch_is_rate_limited_and_shared() -> None:
-    now = [0.0]
-    fetches = 0
+class Issuer:
+    """A scripted issuer: discovery, then the JWKS in ``self.jwks`` with optional headers;
+    ``self.gate`` (when set) holds JWKS answers back; ``self.up`` False refuses connections."""
 
-    async def handle(request: httpx.Request) -> httpx.Response:
-        nonlocal fetches
+    def __init__(self, jwks: dict[str, object] | None = None) -> None:
+        self.jwks = jwks or PUBLIC_JWKS
+        self.headers: dict[str, str] = {}
+        self.gate: asyncio.Event | None = None
+        self.up = True
+        self.fetch_times: list[float] = []
+        self.time: FakeTime | None = None
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if not self.up:
+            raise httpx.ConnectError("refused", request=request)
         if str(request.url) == DISCOVERY:
             return httpx.Response(200, json={"issuer": ISSUER, "jwks_uri": JWKS})
-        fetches += 1
-        await asyncio.sleep(0.05)  # let concurrent callers pile up behind the fetch
-        return httpx.Response(200, json=PUBLIC_JWKS)
+        self.fetch_times.append(self.time.now if self.time else 0.0)
+        answer = httpx.Response(200, json=self.jwks, headers=self.headers)  # as of the request
+        if self.gate is not None:
+            await self.gate.wait()
+        return answer
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        jwks = RemoteJwks(settings(jwks_min_refetch_seconds=60), client, clock=lambda: now[0])
+
+@asynccontextmanager
+async def running(
+    issuer: Issuer, **overrides: object
+) -> AsyncIterator[tuple[RemoteJwks, FakeTime]]:
+    time = FakeTime()
+    issuer.time = time
+    async with httpx.AsyncClient(transport=httpx.MockTransport(issuer)) as client:
+        jwks = RemoteJwks(settings(**overrides), client, clock=time.clock, sleep=time.sleep)
         await jwks.start()
-        assert fetches == 1
-        now[0] = 59.0
-        await asyncio.gather(*(jwks.ring_for("nope") for _ in range(10)))
-        assert fetches == 1  # inside the floor
-        now[0] = 61.0
-        await asyncio.gather(*(jwks.ring_for(f"nope-{i}") for i in range(10)))
-        assert fetches == 2  # one fetch for ten callers
+        try:
+            yield jwks, time
+        finally:
+            await jwks.aclose()
+
+
+def other_jwks() -> tuple[str, dict[str, object]]:
+    key = new_signing_key()
+    return key.kid or "", {"keys": [dict(key.as_dict(private=False))]}
+
+
+async def test_unknown_kids_share_one_paced_fetch() -> None:
+    issuer = Issuer()
+    async with running(issuer, jwks_min_refetch_seconds=5) as (jwks, time):
+        assert issuer.fetch_times == [1000.0]
+        await time.advance(1)
+        waiting = [asyncio.ensure_future(jwks.ring_for(f"nope-{i}")) for i in range(20)]
+        await time.advance(3.9)
+        assert not any(w.done() for w in waiting)  # held until the interval has passed
+        assert len(issuer.fetch_times) == 1
+        await time.advance(0.1)
+        rings = await asyncio.gather(*waiting)
+        assert all(not r.has("nope-0") for r in rings)
+        assert issuer.fetch_times == [1000.0, 1005.0]  # one fetch for twenty callers
         await jwks.ring_for(KEY.kid)
-        assert fetches == 2  # a known kid never fetches
+        assert len(issuer.fetch_times) == 2  # a known kid never fetches
 
 
-async def test_failed_fetch_keeps_the_last_ring_and_retries_soon() -> None:
-    now = [0.0]
-    healthy = [True]
+async def test_a_rotated_key_is_found_by_the_next_paced_fetch() -> None:
+    issuer = Issuer()
+    async with running(issuer, jwks_min_refetch_seconds=5) as (jwks, time):
+        await time.advance(2)
+        new_kid, issuer.jwks = other_jwks()  # rotation, no overlap
+        caller = asyncio.ensure_future(jwks.ring_for(new_kid))
+        await time.advance(3)
+        ring = await caller
+        assert ring.has(new_kid) and not ring.has(KEY.kid)
+        assert issuer.fetch_times == [1000.0, 1005.0]
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        if not healthy[0]:
-            raise httpx.ConnectError("refused", request=request)
-        return issuer_app()(request)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        jwks = RemoteJwks(settings(jwks_min_refetch_seconds=60), client, clock=lambda: now[0])
-        await jwks.start()
-        healthy[0] = False
-        now[0] = 100.0
+async def test_a_caller_arriving_during_a_fetch_waits_for_the_next_one() -> None:
+    issuer = Issuer()
+    async with running(issuer, jwks_min_refetch_seconds=5) as (jwks, time):
+        await time.advance(5)
+        issuer.gate = asyncio.Event()
+        first = asyncio.ensure_future(jwks.ring_for("before-rotation"))
+        await time.settle()
+        assert len(issuer.fetch_times) == 2  # in flight, answering the old set
+        new_kid, issuer.jwks = other_jwks()
+        second = asyncio.ensure_future(jwks.ring_for(new_kid))
+        issuer.gate.set()
+        assert not (await first).has(new_kid)
+        await time.advance(4.9)
+        assert not second.done()
+        await time.advance(0.1)
+        assert (await second).has(new_kid)  # a fetch that started after it arrived
+        assert len(issuer.fetch_times) == 3
+
+
+async def test_a_removed_key_stops_being_trusted_without_any_new_kid() -> None:
+    issuer = Issuer()
+    async with running(issuer) as (jwks, time):  # no Cache-Control: half the ceiling (300 s)
+        await jwks.ring_for(KEY.kid)
+        _, issuer.jwks = other_jwks()  # the issuer drops KEY (compromised, say)
+        await time.advance(299)
+        assert len(issuer.fetch_times) == 1 and (await jwks.ring_for(KEY.kid)).has(KEY.kid)
+        await time.advance(1)
+        assert len(issuer.fetch_times) == 2  # refreshed in the background
+        assert jwks.ring is not None and not jwks.ring.has(KEY.kid)
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "refresh_after"),
+    [("public, max-age=30", 30), ("max-age=100000", 300), ("no-store", 5), ("max-age=x", 5)],
+)
+async def test_the_issuers_max_age_is_honoured_under_the_ceiling(
+    cache_control: str, refresh_after: float
+) -> None:
+    issuer = Issuer()
+    issuer.headers = {"Cache-Control": cache_control}
+    async with running(issuer, jwks_min_refetch_seconds=5) as (_, time):
+        await time.advance(refresh_after - 0.5)
+        assert len(issuer.fetch_times) == 1
+        await time.advance(0.5)
+        assert issuer.fetch_times == [1000.0, 1000.0 + refresh_after]
+
+
+async def test_the_key_set_is_never_trusted_past_its_age_limit() -> None:
+    issuer = Issuer()
+    async with running(issuer, jwks_min_refetch_seconds=5) as (jwks, time):
+        issuer.up = False  # the issuer goes away for good
+        await time.advance(599)
+        assert jwks.ring is not None and (await jwks.ring_for(KEY.kid)).has(KEY.kid)
+        await time.advance(1)
+        assert jwks.ring is None
+        waiting = asyncio.ensure_future(jwks.ring_for(KEY.kid))
+        await time.advance(5)
         with pytest.raises(AuthError) as caught:
-            await jwks.ring_for("unknown")
+            await waiting
         assert caught.value.reason == "issuer-unreachable"
-        assert jwks.ring is not None and jwks.ring.has(KEY.kid)  # last good ring kept
-        ring = await jwks.ring_for(KEY.kid)
-        assert ring.has(KEY.kid)
-        healthy[0] = True
-        now[0] = 106.0  # failures are retried after 5 s, not after the full floor
-        ring = await jwks.ring_for("unknown")
-        assert ring.has(KEY.kid)
+        issuer.up = True  # back: the next paced retry restores it
+        await time.advance(5)
+        assert (await jwks.ring_for(KEY.kid)).has(KEY.kid)
+
+
+async def test_failed_fetch_keeps_the_last_ring_and_is_retried_an_interval_later() -> None:
+    issuer = Issuer()
+    async with running(issuer, jwks_min_refetch_seconds=5) as (jwks, time):
+        issuer.up = False
+        await time.advance(10)
+        waiting = asyncio.ensure_future(jwks.ring_for("unknown"))
+        await time.advance(0)
+        with pytest.raises(AuthError) as caught:
+            await waiting
+        assert caught.value.reason == "issuer-unreachable"
+        assert (await jwks.ring_for(KEY.kid)).has(KEY.kid)  # last good ring kept
+        issuer.up = True
+        new_kid, issuer.jwks = other_jwks()
+        waiting = asyncio.ensure_future(jwks.ring_for(new_kid))
+        await time.advance(5)
+        assert (await waiting).has(new_kid)
 
 
 async def test_never_loaded_ring_is_unreachable() -> None:
@@ -167,12 +274,34 @@ async def test_never_loaded_ring_is_unreachable() -> None:
         raise httpx.ConnectTimeout("slow", request=request)
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        jwks = RemoteJwks(settings(), client)
+        jwks = RemoteJwks(settings(jwks_min_refetch_seconds=1), client)
         await jwks.start()
-        with pytest.raises(AuthError) as caught:
-            await jwks.ring_for("any")
+        try:
+            with pytest.raises(AuthError) as caught:
+                await jwks.ring_for("any")
+        finally:
+            await jwks.aclose()
         assert caught.value.reason == "issuer-unreachable"
         assert "slow" not in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        (None, None),
+        ("", None),
+        ("public", None),
+        ("max-age=60", 60.0),
+        ("public, Max-Age=60, must-revalidate", 60.0),
+        ('max-age="60"', 60.0),
+        ("max-age=-1", 0.0),
+        ("max-age=1e9", 0.0),
+        ("max-age=60, no-cache", 0.0),
+        ("no-store", 0.0),
+    ],
+)
+def test_max_age_of(header: str | None, seconds: float | None) -> None:
+    assert max_age_of(header) == seconds
 
 
 def test_jwks_document_must_be_a_set() -> None:

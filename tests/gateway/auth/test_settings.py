@@ -24,8 +24,10 @@ def test_defaults() -> None:
     assert settings.issuer == ISSUER  # trailing slash kept
     assert settings.algorithms == ["RS256", "ES256"]
     assert settings.leeway_seconds == 30
+    assert settings.exp_leeway_seconds == 0
     assert settings.max_token_bytes == 8192
-    assert settings.jwks_min_refetch_seconds == 60
+    assert settings.jwks_min_refetch_seconds == 5
+    assert settings.jwks_max_age_seconds == 600
 
 
 @pytest.mark.parametrize(
@@ -40,6 +42,10 @@ def test_defaults() -> None:
         {"audience": []},
         {"audience": [""]},
         {"leeway_seconds": 121},
+        {"exp_leeway_seconds": 61},
+        {"jwks_min_refetch_seconds": 0},  # would let a flood of unknown kids hammer the issuer
+        {"jwks_max_age_seconds": 86401},
+        {"jwks_max_age_seconds": 30, "jwks_min_refetch_seconds": 10},  # no room to refresh
         {"issuer": "auth.lab.example/application/o/hermes/"},
         {"issuer": "https://user:pass@auth.lab.example/"},
         {"jwks_url": "file:///etc/passwd"},

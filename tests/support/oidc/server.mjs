@@ -15,6 +15,8 @@
 //   POST /admin/jwks   body {"keys": [...]}: rebuild the provider with a new signing key set
 //   GET  /admin/stats  {"jwks": n, "discovery": n}: requests served since start or last reset
 //   POST /admin/stats/reset
+//   POST /admin/jwks-cache-control  body {"value": "max-age=2" | null}: a Cache-Control header
+//        on JWKS answers (oidc-provider sends none, like Authentik; other issuers do)
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 
@@ -26,6 +28,7 @@ const stats = { jwks: 0, discovery: 0 };
 const profiles = new Map(config.clients.map((c) => [c.client_id, c.claims ?? {}]));
 let provider = null;
 let issuer = null;
+let jwksCacheControl = null;
 
 function build(keys) {
   const p = new Provider(issuer, {
@@ -80,6 +83,10 @@ async function admin(req, res) {
     provider = build(body.keys);
     return json(res, 200, { ok: true });
   }
+  if (req.method === 'POST' && req.url === '/admin/jwks-cache-control') {
+    jwksCacheControl = (await readBody(req)).value ?? null;
+    return json(res, 200, { ok: true });
+  }
   if (req.method === 'GET' && req.url === '/admin/stats') return json(res, 200, stats);
   if (req.method === 'POST' && req.url === '/admin/stats/reset') {
     stats.jwks = 0;
@@ -96,7 +103,10 @@ const server = http.createServer((req, res) => {
   }
   if (!req.url.startsWith(`${prefix}/`)) return json(res, 404, { error: 'not_found' });
   const inner = req.url.slice(prefix.length);
-  if (inner.startsWith('/jwks')) stats.jwks += 1;
+  if (inner.startsWith('/jwks')) {
+    stats.jwks += 1;
+    if (jwksCacheControl !== null) res.setHeader('cache-control', jwksCacheControl);
+  }
   if (inner.startsWith('/.well-known/openid-configuration')) stats.discovery += 1;
   req.originalUrl = req.url;
   req.url = inner;
