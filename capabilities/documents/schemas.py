@@ -132,7 +132,9 @@ class SearchArgs(BaseModel):
 class GetArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document_id: int = Field(ge=1, le=2_147_483_647, description="Id of a document from a search.")
+    document_id: int = Field(
+        strict=True, ge=1, le=2_147_483_647, description="Id of a document from a search."
+    )
 
 
 class ListTagsArgs(BaseModel):
@@ -148,7 +150,9 @@ class SearchHit(BaseModel):
     correspondent: UntrustedText | None = None
     document_type: UntrustedText | None = None
     tags: list[UntrustedText] = Field(default_factory=list)
-    snippet: UntrustedText = Field("", description="Text around the match, plain text.")
+    snippet: UntrustedText = Field(
+        "", description="Plain text from just before the first match, within the readable text."
+    )
     score: float = Field(ge=0, le=1, description="Relevance relative to the best hit (1.0).")
     rank: int = Field(ge=1, description="1-based position in the whole result list.")
 
@@ -158,7 +162,9 @@ class SearchResult(BaseModel):
 
     items: list[SearchHit]
     next_cursor: str | None = None
-    partial: bool = False
+    partial: bool = Field(
+        False, description="True when more than 200 documents matched and only 200 were ranked."
+    )
 
 
 class Document(BaseModel):

@@ -113,7 +113,7 @@ async def test_name_cache_ttl_and_pagination() -> None:
     http = httpx.AsyncClient(base_url="http://x", transport=httpx.MockTransport(handler))
     client = PaperlessClient(http, cache_ttl_seconds=60)
     names = await client.names("tags", NOW)
-    assert names.names == {1: "a", 2: "B", 7: "c"} and names.id_of("b") == 2
+    assert names.names == {1: "a", 2: "B", 7: "c"} and names.ids_of("b") == {2}
     await client.names("tags", NOW + dt.timedelta(seconds=59))
     assert len(seen) == 2  # cached
     await client.names("tags", NOW + dt.timedelta(seconds=60))
