@@ -86,6 +86,7 @@ class FakePaperless:
         fake = cls(version)
         for kind in fake.objects:
             fake.objects[kind] = []
+            fake._next_id[kind] = 1
         fake.perms = {}
         return fake
 

@@ -127,7 +127,8 @@ def _term_matches(doc: Indexed, fieldname: str | None, term: str, ctx: _Ctx) -> 
     wildcard = term.endswith("*")
     if wildcard and ctx.major >= 3:
         return False  # no wildcards in 3.x
-    if term.startswith('"'):
+    if term.startswith('"') or len(_WORD.findall(term)) > 1:
+        # REF-002 is analysed into two words (search-hermes-custom-field-bare-word)
         phrase = " ".join(_words(term.strip('"'), ctx.major))
         return any(phrase in " ".join(_words(t, ctx.major)) for n in names for t in _fields(doc, n))
     wanted = _stem(term.rstrip("*").lower(), ctx.major)
