@@ -65,15 +65,9 @@ class Names:
             return False
         if self.tags_any and not tags & self.tags_any:
             return False
-        for allowed, kind, ident in (
-            (self.correspondents, "correspondents", doc.correspondent),
-            (self.document_types, "document_types", doc.document_type),
-        ):
-            if allowed is not None:
-                name = None if ident is None else maps[kind].names[ident].casefold()  # type: ignore[index]
-                if name not in allowed:
-                    return False
-        return True
+        return _named(self.correspondents, maps["correspondents"], doc.correspondent) and _named(
+            self.document_types, maps["document_types"], doc.document_type
+        )
 
     def narrow(self, other: Names) -> Names:
         return Names(
@@ -198,6 +192,13 @@ def resolve(scope: DocumentsScope, maps: dict[Kind, NameMap]) -> Filter:
             document_types=None if scope.document_types is None else _folded(scope.document_types),
         ),
     )
+
+
+def _named(allowed: frozenset[str] | None, names: NameMap, ident: int | None) -> bool:
+    """True when there is no allow-list, or the object's name is on it (no object: not on it)."""
+    if allowed is None:
+        return True
+    return ident is not None and names.names[ident].casefold() in allowed
 
 
 def _one_each(names: NameMap, kind: Kind, wanted: Iterable[str]) -> frozenset[int]:

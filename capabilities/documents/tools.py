@@ -171,11 +171,8 @@ async def _search(args: SearchArgs, ctx: ToolContext, config: DocumentsConfig) -
         if wanted.admits(doc, checked.maps)
         and (readable := Readable.of(doc.title, doc.content, limit)).matches(terms)
     ]
-    _note(
-        ctx,
-        "match_unverified",
-        [d.id for d in checked.docs if d.id not in {f.id for f, _ in found}],
-    )
+    kept = {doc.id for doc, _ in found}
+    _note(ctx, "match_unverified", [d.id for d in checked.docs if d.id not in kept])
     return _page(
         found, terms, args, cursor, checked.maps, min(config.snippet_chars, limit), truncated
     )

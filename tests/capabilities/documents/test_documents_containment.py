@@ -7,6 +7,7 @@ the fake against those recordings.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -15,6 +16,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from capabilities.documents import tools
@@ -24,7 +27,7 @@ from capabilities.documents.scope import resolve
 from capabilities.documents.wire import WireDocument
 from gateway.errors import InvalidArguments, NotFound, UpstreamError
 
-from .documents_fixtures import NOW, paperless_client, tool_context
+from .documents_fixtures import NOW, RunningFake, paperless_client, tool_context
 from .fake_paperless import FLAVOURS, HERE, TOKENS
 from .real_seed import Seeded, seeded
 
@@ -248,3 +251,24 @@ def test_only_an_integer_is_a_document_id(value: object) -> None:
         GetArgs.model_validate({"document_id": value})
     with pytest.raises(ValidationError):
         GetArgs.model_validate_json(json.dumps({"document_id": value}))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(version=st.sampled_from(FLAVOURS), query=st.text(min_size=1, max_size=200))
+@example(version="2.20.15", query="İstanbul")
+@example(version="3.0.5", query="ﬁle ½ Ⅻ ǅ ß")
+def test_any_query_text_gets_a_typed_answer(
+    _paperless_servers: dict[str, RunningFake], version: str, query: str
+) -> None:
+    async def run() -> None:
+        client = paperless_client(_paperless_servers[version].url, "admin")
+        try:
+            await tools.search.handler(
+                SearchArgs(query=query), tool_context(client, DocumentsScope())
+            )
+        except InvalidArguments:
+            pass
+        finally:
+            await client._http.aclose()
+
+    asyncio.run(run())
