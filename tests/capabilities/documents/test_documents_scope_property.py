@@ -85,6 +85,11 @@ def admitted(doc_id: int, scope: DocumentsScope) -> bool:
     return not (scope.created_to and created > scope.created_to)
 
 
+def _unnameable(doc_id: int, user: str) -> bool:
+    """A document carrying a tag the user cannot list is dropped (its tags cannot be judged)."""
+    return bool({t.casefold() for t in DOCS[doc_id]["tag_names"]} & HIDDEN[user])
+
+
 def _subset(items: list[str]) -> st.SearchStrategy[list[str]]:
     return st.lists(st.sampled_from(items), max_size=2, unique=True)
 
@@ -142,14 +147,20 @@ async def _check(url: str, user: str, scope: DocumentsScope, query: str, probe: 
         _no_notes(out.model_dump(mode="json"))
         for hit in out.items:
             assert hit.id in visible and admitted(hit.id, scope), hit.id
+            assert not _unnameable(hit.id, user)
         for ident in {probe, *(hit.id for hit in out.items[:3])}:
             get_ctx = tool_context(client, scope)
             try:
                 doc = await tools.get_document.handler(GetArgs(document_id=ident), get_ctx)
             except NotFound:
-                assert ident not in visible or not admitted(ident, scope) or ident > 13
+                assert (
+                    ident not in visible
+                    or not admitted(ident, scope)
+                    or ident > 13
+                    or _unnameable(ident, user)
+                )
                 continue
-            assert ident in visible and admitted(ident, scope)
+            assert ident in visible and admitted(ident, scope) and not _unnameable(ident, user)
             assert len(doc.content) <= _limit(scope)
             _no_notes(doc.model_dump(mode="json"))
     finally:

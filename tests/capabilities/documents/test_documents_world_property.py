@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from capabilities.documents import tools
@@ -300,13 +300,16 @@ def test_answers_depend_only_on_what_the_scope_lets_the_agent_read(
     answer = _run(version, world, user, scope, query, None)
     text = json.dumps(answer)
     assert not any(secret in text for secret in SECRETS)
+    event("churn" if world.churn else "no churn")
     if answer == [{"error": "upstream_error"}]:
+        event("failed closed")
         assert _fails_closed(scope, world.tags, user) or _fails_closed(
             scope, _tags_now(world), user
         )
         return
     pages, gets = answer
     hits = [hit for page in pages for hit in page["items"]]
+    event(f"hits: {min(len(hits), 3)}{'+' if len(hits) >= 3 else ''}, pages: {min(len(pages), 2)}")
     assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1))
     expected = _expected(world, scope, user, terms)
     found = {h["id"] - 1 for h in hits}
