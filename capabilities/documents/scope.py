@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .client import Kind, NameMap
-from .schemas import DocumentsScope
+from .schemas import ById, DocumentsScope, Entry
 from .wire import WireDocument
 
 _T = TypeVar("_T", int, str)
 
-__all__ = ["Ambiguous", "Filter", "Unresolvable", "resolve"]
+__all__ = ["Ambiguous", "Filter", "Names", "Unresolvable", "labels", "resolve"]
 
 
 class Unresolvable(Exception):
@@ -45,7 +45,8 @@ class Ambiguous(Unresolvable):
         Exception.__init__(
             self,
             f"scope {kind} name {name!r} is ambiguous: ids {sorted(ids)} carry it "
-            "(names are unique only per owner upstream); rename or delete the twins",
+            "(names are unique only per owner upstream); name the one meant as {id: N}, "
+            "or rename or delete the twins",
         )
 
 
@@ -171,27 +172,54 @@ def resolve(scope: DocumentsScope, maps: dict[Kind, NameMap]) -> Filter:
     An exclusion (``tags_none``) excludes every object carrying the name, whatever its case or
     owner. An inclusion must name exactly one object: a twin raises :class:`Ambiguous`.
     """
-    tags = maps["tags"]
+    tags, corrs, types = maps["tags"], maps["correspondents"], maps["document_types"]
     return Filter(
         tags_all=_one_each(tags, "tags", scope.tags_all),
         tags_any=_one_each(tags, "tags", scope.tags_any),
         tags_none=_every(tags, "tags", scope.tags_none),
         correspondents=None
         if scope.correspondents is None
-        else _one_each(maps["correspondents"], "correspondents", scope.correspondents),
+        else _one_each(corrs, "correspondents", scope.correspondents),
         document_types=None
         if scope.document_types is None
-        else _one_each(maps["document_types"], "document_types", scope.document_types),
+        else _one_each(types, "document_types", scope.document_types),
         created_from=scope.created_from,
         created_to=scope.created_to,
         names=Names(
-            tags_all=_folded(scope.tags_all),
-            tags_any=_folded(scope.tags_any),
-            tags_none=_folded(scope.tags_none),
-            correspondents=None if scope.correspondents is None else _folded(scope.correspondents),
-            document_types=None if scope.document_types is None else _folded(scope.document_types),
+            tags_all=labels(scope.tags_all, tags),
+            tags_any=labels(scope.tags_any, tags),
+            tags_none=labels(scope.tags_none, tags),
+            correspondents=None
+            if scope.correspondents is None
+            else labels(scope.correspondents, corrs),
+            document_types=None
+            if scope.document_types is None
+            else labels(scope.document_types, types),
         ),
     )
+
+
+def labels(entries: Iterable[Entry], names: NameMap) -> frozenset[str]:
+    """The case-folded names the entries stand for (an id: its current name, if known)."""
+    out = set()
+    for entry in entries:
+        if isinstance(entry, ById):
+            if entry.id in names.names:
+                out.add(names.names[entry.id].casefold())
+        else:
+            out.add(entry.casefold())
+    return frozenset(out)
+
+
+def _ids_of(names: NameMap, kind: Kind, entry: Entry) -> frozenset[int]:
+    if isinstance(entry, ById):
+        if entry.id not in names.names:
+            raise Unresolvable(kind, f"{{id: {entry.id}}}")
+        return frozenset({entry.id})
+    found = names.ids_of(entry)
+    if not found:
+        raise Unresolvable(kind, entry)
+    return found
 
 
 def _named(allowed: frozenset[str] | None, names: NameMap, ident: int | None) -> bool:
@@ -201,30 +229,21 @@ def _named(allowed: frozenset[str] | None, names: NameMap, ident: int | None) ->
     return ident is not None and names.names[ident].casefold() in allowed
 
 
-def _one_each(names: NameMap, kind: Kind, wanted: Iterable[str]) -> frozenset[int]:
+def _one_each(names: NameMap, kind: Kind, wanted: Iterable[Entry]) -> frozenset[int]:
     ids: set[int] = set()
-    for name in wanted:
-        found = names.ids_of(name)
-        if not found:
-            raise Unresolvable(kind, name)
+    for entry in wanted:
+        found = _ids_of(names, kind, entry)
         if len(found) > 1:
-            raise Ambiguous(kind, name, found)
+            raise Ambiguous(kind, str(entry), found)
         ids |= found
     return frozenset(ids)
 
 
-def _every(names: NameMap, kind: Kind, wanted: Iterable[str]) -> frozenset[int]:
+def _every(names: NameMap, kind: Kind, wanted: Iterable[Entry]) -> frozenset[int]:
     ids: set[int] = set()
-    for name in wanted:
-        found = names.ids_of(name)
-        if not found:
-            raise Unresolvable(kind, name)
-        ids |= found
+    for entry in wanted:
+        ids |= _ids_of(names, kind, entry)
     return frozenset(ids)
-
-
-def _folded(names: Iterable[str]) -> frozenset[str]:
-    return frozenset(n.casefold() for n in names)
 
 
 def _ids(ids: Iterable[int]) -> str:

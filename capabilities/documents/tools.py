@@ -44,6 +44,7 @@ from .schemas import (
     Document,
     DocumentsConfig,
     DocumentsScope,
+    Entry,
     GetArgs,
     ListTagsArgs,
     SearchArgs,
@@ -52,7 +53,7 @@ from .schemas import (
     TagItem,
     TagList,
 )
-from .scope import Filter, Names, Unresolvable, resolve
+from .scope import Filter, Names, Unresolvable, labels, resolve
 from .wire import WireDocument
 
 __all__ = ["TOOLS", "get_document", "list_tags", "search"]
@@ -136,7 +137,7 @@ async def list_tags(args: ListTagsArgs, ctx: ToolContext) -> TagList:
     with _mapped(config.upstream):
         scope = _scope(ctx, config)
         names = await ctx.client(PaperlessClient).names("tags", ctx.now)
-        hidden = {n.casefold() for n in scope.tags_none}
+        hidden = labels(scope.tags_none, names)
         visible = {n for n in names.names.values() if n.casefold() not in hidden}
         return TagList(items=[TagItem(name=n) for n in sorted(visible, key=str.casefold)])
 
@@ -314,7 +315,7 @@ async def _resolved(
 
 def _agent_filter(args: SearchArgs, maps: dict[Kind, NameMap], scope: DocumentsScope) -> Filter:
     """The agent's own filters. A name may match several objects: all of them count (by name)."""
-    hidden = _folded(scope.tags_none)
+    hidden = labels(scope.tags_none, maps["tags"])
     single: set[int] = set()
     for name in args.tags:
         ids = maps["tags"].ids_of(name)
@@ -339,12 +340,12 @@ def _agent_filter(args: SearchArgs, maps: dict[Kind, NameMap], scope: DocumentsS
 
 
 def _one(
-    maps: dict[Kind, NameMap], kind: Kind, name: str | None, allowed: list[str] | None
+    maps: dict[Kind, NameMap], kind: Kind, name: str | None, allowed: list[Entry] | None
 ) -> frozenset[int] | None:
     if name is None:
         return None
     ids = maps[kind].ids_of(name)
-    if not ids or (allowed is not None and name.casefold() not in _folded(allowed)):
+    if not ids or (allowed is not None and name.casefold() not in labels(allowed, maps[kind])):
         raise UnknownName(kind.rstrip("s").replace("_", " "))
     return ids
 

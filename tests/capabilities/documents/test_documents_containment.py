@@ -272,3 +272,34 @@ def test_any_query_text_gets_a_typed_answer(
             await client._http.aclose()
 
     asyncio.run(run())
+
+
+async def test_an_id_names_one_of_the_twins(state: Seeded, hermes: PaperlessClient) -> None:
+    """The operator's way out of an ambiguous inclusion: ``{id: N}`` (its name still checked)."""
+    alice_finance = state.tags["finance@alice"]
+    scope = DocumentsScope.model_validate({"tags_all": ["agent-visible", {"id": alice_finance}]})
+    ctx = tool_context(hermes, scope)
+    out = await tools.search.handler(SearchArgs(query="rate term"), ctx)
+    assert [h.id for h in out.items] == [state.docs["Mortgage offer"]]
+    assert (await tools.search.handler(SearchArgs(query="balance"), ctx)).items == []
+    with pytest.raises(NotFound):
+        await tools.get_document.handler(
+            GetArgs(document_id=state.docs["Bank statement March"]), ctx
+        )
+    missing = DocumentsScope.model_validate({"tags_none": [{"id": 999}]})
+    with pytest.raises(UpstreamError):
+        await tools.search.handler(SearchArgs(query="rate"), tool_context(hermes, missing))
+
+
+@pytest.mark.parametrize(
+    "scope",
+    [
+        {"tags_all": [{"id": True}]},
+        {"tags_all": [{"id": "7"}]},
+        {"tags_all": [{"id": 7, "owner": 3}]},
+        {"tags_all": [{"id": 7}], "tags_none": [{"id": 7}]},
+    ],
+)
+def test_id_entries_are_strict(scope: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        DocumentsScope.model_validate(scope)

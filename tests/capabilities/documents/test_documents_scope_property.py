@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -61,14 +62,20 @@ VOCABULARY = [
 ]
 
 
+def _folded(entries: Sequence[object]) -> set[str]:
+    """Generated scopes name objects by name only."""
+    assert all(isinstance(e, str) for e in entries)
+    return {str(e).casefold() for e in entries}
+
+
 def admitted(doc_id: int, scope: DocumentsScope) -> bool:
     doc = DOCS[doc_id]
     tags = {t.casefold() for t in doc["tag_names"]}
-    if not {t.casefold() for t in scope.tags_all} <= tags:
+    if not _folded(scope.tags_all) <= tags:
         return False
-    if scope.tags_any and not {t.casefold() for t in scope.tags_any} & tags:
+    if scope.tags_any and not _folded(scope.tags_any) & tags:
         return False
-    if {t.casefold() for t in scope.tags_none} & tags:
+    if _folded(scope.tags_none) & tags:
         return False
     for key, kind, field in (
         ("correspondents", "correspondents", "correspondent"),
@@ -127,7 +134,7 @@ def _no_notes(value: Any) -> None:
 def _names_in(scope: DocumentsScope) -> set[str]:
     listed = [*scope.tags_all, *scope.tags_any, *scope.tags_none]
     listed += [*(scope.correspondents or []), *(scope.document_types or [])]
-    return {n.casefold() for n in listed}
+    return _folded(listed)
 
 
 async def _check(url: str, user: str, scope: DocumentsScope, query: str, probe: int) -> None:

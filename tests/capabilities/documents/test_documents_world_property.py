@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +65,12 @@ class World:
     tags: list[TagSpec]
     docs: list[DocSpec]
     churn: tuple[int, int | None, bool] | None  # tag index, new owner, gateway sees it
+
+
+def _folded(entries: Sequence[object]) -> set[str]:
+    """Generated scopes name objects by name only."""
+    assert all(isinstance(e, str) for e in entries)
+    return {str(e).casefold() for e in entries}
 
 
 def _text(draw: st.DrawFn, low: int, high: int) -> str:
@@ -187,9 +194,9 @@ def _sees(user: str, owner: int | None, granted: bool) -> bool:
 def _fails_closed(scope: DocumentsScope, tags: list[TagSpec], user: str) -> bool:
     known = [t.name.casefold() for t in tags if _sees(user, t.owner, t.gateway_sees)]
     inclusions = [*scope.tags_all, *scope.tags_any]
-    if any(known.count(n.casefold()) == 0 for n in [*inclusions, *scope.tags_none]):
+    if any(known.count(n) == 0 for n in _folded([*inclusions, *scope.tags_none])):
         return True
-    return any(known.count(n.casefold()) > 1 for n in inclusions)
+    return any(known.count(n) > 1 for n in _folded(inclusions))
 
 
 def _readable_words(title: str, content: str, limit: int) -> set[str]:
@@ -211,11 +218,11 @@ def _admitted(world: World, doc: DocSpec, scope: DocumentsScope, user: str) -> b
     if not all(_sees(user, t.owner, t.gateway_sees) for t in carried):
         return False  # a tag the gateway cannot name
     names = {t.name.casefold() for t in carried}
-    if not {n.casefold() for n in scope.tags_all} <= names:
+    if not _folded(scope.tags_all) <= names:
         return False
-    if scope.tags_any and not {n.casefold() for n in scope.tags_any} & names:
+    if scope.tags_any and not _folded(scope.tags_any) & names:
         return False
-    return not {n.casefold() for n in scope.tags_none} & names
+    return not _folded(scope.tags_none) & names
 
 
 def _expected(world: World, scope: DocumentsScope, user: str, terms: list[str]) -> set[int]:
