@@ -3,7 +3,11 @@
 Every tool resolves the policy scope to ids first (fail closed), pushes it into the paperless
 query, and checks each returned document again; a document that fails the check is dropped,
 its id noted in ``ctx.notes["scope_dropped"]`` for the audit record, and (for documents_get)
-answered exactly like a document that does not exist.
+answered exactly like a document that does not exist. A document carrying an id the name maps
+do not know makes them be fetched again; one still unknown is dropped (``unknown_ids``).
+
+documents_search reads all upstream hits (up to :data:`SCAN_LIMIT`) and ranks, scores, pages
+and quotes them itself, from readable text only (``query.Readable``).
 """
 
 from __future__ import annotations
