@@ -86,12 +86,18 @@ class NameMap:
     names: dict[int, str]
     fetched_at: dt.datetime
 
-    def id_of(self, name: str) -> int | None:
+    def ids_of(self, name: str) -> frozenset[int]:
+        """Every id whose name matches ``name`` case-insensitively.
+
+        Paperless names are unique only per (name, owner) and case-sensitive: any user who
+        may add tags can create a twin, so one name can stand for several ids.
+        """
         wanted = name.casefold()
-        for ident, known in self.names.items():
-            if known.casefold() == wanted:
-                return ident
-        return None
+        return frozenset(i for i, known in self.names.items() if known.casefold() == wanted)
+
+    def knows(self, ids: list[int]) -> bool:
+        """True when every id is in the map."""
+        return all(i in self.names for i in ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,8 @@
 """Opaque search cursors: base64url of a small JSON object, checked strictly when decoded.
 
-A cursor carries the next page number, a fingerprint of the arguments it belongs to (so it
-cannot be replayed with another query or filters) and, for 3.x servers, the best raw score
-of the first page (so later pages are scored on the same scale).
+A cursor carries the position of the next hit in the gateway's own ranking (never an upstream
+page or position, which would count hits the agent may not see) and a fingerprint of the
+arguments it belongs to (so it cannot be replayed with another query or filters).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 __all__ = ["Cursor", "CursorError", "fingerprint"]
 
-MAX_PAGE = 1000
+#: The furthest position a cursor can point to (the scan reads at most 200 upstream hits).
+MAX_OFFSET = 200
 
 
 class CursorError(ValueError):
@@ -30,12 +31,11 @@ def fingerprint(value: Any) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    page: int
+    offset: int
     fp: str
-    best: float | None = None
 
     def encode(self) -> str:
-        data = {"p": self.page, "f": self.fp, "b": self.best}
+        data = {"o": self.offset, "f": self.fp}
         raw = json.dumps(data, separators=(",", ":")).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -46,13 +46,11 @@ class Cursor:
             data = json.loads(raw)
         except (binascii.Error, ValueError):
             raise CursorError("not a cursor") from None
-        if not isinstance(data, dict) or set(data) != {"p", "f", "b"}:
+        if not isinstance(data, dict) or set(data) != {"o", "f"}:
             raise CursorError("not a cursor")
-        page, found_fp, best = data["p"], data["f"], data["b"]
-        if type(page) is not int or not 2 <= page <= MAX_PAGE:
-            raise CursorError("bad page")
+        offset, found_fp = data["o"], data["f"]
+        if type(offset) is not int or not 1 <= offset < MAX_OFFSET:
+            raise CursorError("bad offset")
         if found_fp != fp:
             raise CursorError("cursor of other arguments")
-        if best is not None and (type(best) not in (int, float) or not 0 <= best < 1e9):
-            raise CursorError("bad score scale")
-        return cls(page, fp, None if best is None else float(best))
+        return cls(offset, fp)

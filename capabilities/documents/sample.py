@@ -6,7 +6,8 @@ with filters and ``query=``) the way a paperless-ngx 2.20 server does for API ve
 paginated lists, ``__search_hit__`` with relative scores and ``<span class="match">``
 highlights, full documents including ``notes`` (so demo mode shows that notes never reach the
 agent), the trailing-slash redirect and ``Invalid page.``. Unqualified words also match tag
-names and notes, as they do on a real 2.x server.
+names and notes, as they do on a real 2.x server; ``(title:w OR content:w)`` groups match
+title and text only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = ["BASE_URL", "load_archive", "transport"]
 BASE_URL = "http://sample.invalid"
 HEADERS = {"content-type": "application/json", "x-api-version": "9", "x-version": "2.20.15"}
 _WORD = re.compile(r"[^\W_]+")
+_QUALIFIED = re.compile(r"\(title:([^\W_]+) OR content:\1\)")
+_OPERATORS = ("AND", "OR", "NOT")
 
 
 def load_archive() -> dict[str, Any]:
@@ -93,10 +96,12 @@ def _documents(data: dict[str, Any], request: httpx.Request, p: dict[str, str]) 
         docs = [d for d in docs if d["created"] <= p["created__date__lte"]]
     if "query" not in p:
         return _page(request, p, docs, search=False)
-    terms = [w.lower() for w in _WORD.findall(p["query"]) if w not in ("AND", "OR", "NOT")]
+    qualified = _QUALIFIED.findall(p["query"])
+    terms = qualified or [w.lower() for w in _WORD.findall(p["query"]) if w not in _OPERATORS]
     hits = []
     for doc in docs:
-        text = _searchable(data, doc)
+        # (title:w OR content:w) searches title and text only; bare words also tags and notes
+        text = f"{doc['title']} {doc['content']}".lower() if qualified else _searchable(data, doc)
         counts = [len(re.findall(rf"\b{re.escape(t)}\b", text)) for t in terms]
         if terms and all(counts):
             hits.append((sum(counts), doc))

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.capability import UntrustedText
 
 __all__ = [
+    "ById",
     "Document",
     "DocumentsConfig",
     "DocumentsScope",
@@ -29,7 +30,19 @@ __all__ = [
 MIN_DATE = dt.date(1900, 1, 1)
 MAX_DATE = dt.date(2999, 12, 31)
 Name = Annotated[str, Field(min_length=1, max_length=128)]
-Names = Annotated[list[Name], Field(max_length=50)]
+
+
+class ById(BaseModel):
+    """A scope entry naming one paperless object by id (``{id: 7}``), for same-named twins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(strict=True, ge=1, le=2_147_483_647)
+
+
+#: Scope entries: a name (every object carrying it, case-insensitively) or ``{id: N}``.
+Entry = Name | ById
+Names = Annotated[list[Entry], Field(max_length=50)]
 
 
 class DocumentsConfig(BaseModel):
@@ -57,8 +70,9 @@ class DocumentsScope(BaseModel):
     """The policy ``scope`` block: the slice of the archive a rule opens.
 
     Names are resolved to ids through the paperless API; a name that cannot be resolved
-    makes every call fail closed. An empty scope opens everything the gateway's own
-    paperless user can see.
+    makes every call fail closed, and so does an inclusion name that several objects carry
+    (names are unique upstream only per owner): name the one meant as ``{id: N}`` instead.
+    An empty scope opens everything the gateway's own paperless user can see.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -84,12 +98,15 @@ class DocumentsScope(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> DocumentsScope:
-        required = {n.casefold() for n in self.tags_all}
-        if required & {n.casefold() for n in self.tags_none}:
+        if _keys(self.tags_all) & _keys(self.tags_none):
             raise ValueError("a tag cannot be both required (tags_all) and forbidden (tags_none)")
         if self.created_from and self.created_to and self.created_from > self.created_to:
             raise ValueError("created_from is after created_to")
         return self
+
+
+def _keys(entries: list[Entry]) -> set[str | int]:
+    return {e.id if isinstance(e, ById) else e.casefold() for e in entries}
 
 
 class SearchArgs(BaseModel):
@@ -132,7 +149,9 @@ class SearchArgs(BaseModel):
 class GetArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    document_id: int = Field(ge=1, le=2_147_483_647, description="Id of a document from a search.")
+    document_id: int = Field(
+        strict=True, ge=1, le=2_147_483_647, description="Id of a document from a search."
+    )
 
 
 class ListTagsArgs(BaseModel):
@@ -148,7 +167,9 @@ class SearchHit(BaseModel):
     correspondent: UntrustedText | None = None
     document_type: UntrustedText | None = None
     tags: list[UntrustedText] = Field(default_factory=list)
-    snippet: UntrustedText = Field("", description="Text around the match, plain text.")
+    snippet: UntrustedText = Field(
+        "", description="Plain text from just before the first match, within the readable text."
+    )
     score: float = Field(ge=0, le=1, description="Relevance relative to the best hit (1.0).")
     rank: int = Field(ge=1, description="1-based position in the whole result list.")
 
@@ -158,7 +179,9 @@ class SearchResult(BaseModel):
 
     items: list[SearchHit]
     next_cursor: str | None = None
-    partial: bool = False
+    partial: bool = Field(
+        False, description="True when more than 200 documents matched and only 200 were ranked."
+    )
 
 
 class Document(BaseModel):

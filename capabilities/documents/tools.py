@@ -3,7 +3,11 @@
 Every tool resolves the policy scope to ids first (fail closed), pushes it into the paperless
 query, and checks each returned document again; a document that fails the check is dropped,
 its id noted in ``ctx.notes["scope_dropped"]`` for the audit record, and (for documents_get)
-answered exactly like a document that does not exist.
+answered exactly like a document that does not exist. A document carrying an id the name maps
+do not know makes them be fetched again; one still unknown is dropped (``unknown_ids``).
+
+documents_search reads all upstream hits (up to :data:`SCAN_LIMIT`) and ranks, scores, pages
+and quotes them itself, from readable text only (``query.Readable``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -37,12 +42,13 @@ from .client import (
     PaperlessClient,
 )
 from .client import PaperlessError as ClientError
-from .cursor import MAX_PAGE, Cursor, CursorError, fingerprint
-from .query import build_query, clean_snippet, evidenced, normalise, words
+from .cursor import MAX_OFFSET, Cursor, CursorError, fingerprint
+from .query import Readable, build_query, words
 from .schemas import (
     Document,
     DocumentsConfig,
     DocumentsScope,
+    Entry,
     GetArgs,
     ListTagsArgs,
     SearchArgs,
@@ -51,7 +57,7 @@ from .schemas import (
     TagItem,
     TagList,
 )
-from .scope import Filter, Unresolvable, resolve
+from .scope import Filter, Names, Unresolvable, labels, resolve
 from .wire import WireDocument
 
 __all__ = ["TOOLS", "get_document", "list_tags", "search"]
@@ -59,6 +65,9 @@ __all__ = ["TOOLS", "get_document", "list_tags", "search"]
 SEARCH_FIELDS = "id,title,created,correspondent,document_type,tags,content"
 GET_FIELDS = SEARCH_FIELDS + ",page_count,mime_type"
 UPSTREAM = "paperless"
+#: Upstream hits read per search call (all ranked locally), and per upstream page.
+SCAN_LIMIT = 200
+SCAN_PAGE = 50
 
 
 class UnknownName(Exception):
@@ -132,7 +141,7 @@ async def list_tags(args: ListTagsArgs, ctx: ToolContext) -> TagList:
     with _mapped(config.upstream):
         scope = _scope(ctx, config)
         names = await ctx.client(PaperlessClient).names("tags", ctx.now)
-        hidden = {n.casefold() for n in scope.tags_none}
+        hidden = labels(scope.tags_none, names)
         visible = {n for n in names.names.values() if n.casefold() not in hidden}
         return TagList(items=[TagItem(name=n) for n in sorted(visible, key=str.casefold)])
 
@@ -144,46 +153,81 @@ async def _search(args: SearchArgs, ctx: ToolContext, config: DocumentsConfig) -
     scope = _scope(ctx, config)
     terms = words(args.query)
     if not terms:
-        raise InvalidArguments("The query needs at least one word of letters or digits.")
+        raise InvalidArguments(
+            "The query needs at least one word of two or more letters or digits "
+            "that is not a stop word."
+        )
     if len(terms) > config.max_query_words:
         raise InvalidArguments(f"Use at most {config.max_query_words} words.")
     fp = fingerprint([terms, args.model_dump(mode="json", exclude={"cursor", "query"})])
-    cursor = Cursor.decode(args.cursor, fp) if args.cursor else Cursor(1, fp)
+    cursor = Cursor.decode(args.cursor, fp) if args.cursor else Cursor(0, fp)
     client = ctx.client(PaperlessClient)
     maps, allowed = await _resolved(client, scope, ctx.now)
     wanted = allowed.narrow(_agent_filter(args, maps, scope))
     if wanted.empty:
         return SearchResult(items=[])
-    params = {
-        "query": build_query(terms),
-        "page": str(cursor.page),
-        "page_size": str(args.page_size),
-        "fields": SEARCH_FIELDS,
-        **wanted.params(),
-    }
-    try:
-        page = await client.documents(params)
-    except InvalidPage:  # the result set shrank under the cursor
-        return SearchResult(items=[])
-    major = page.server_major or _guess_major(page.documents)
-    best = cursor.best if cursor.page > 1 else _best(page.documents)
-    snippet_limit = min(config.snippet_chars, _content_limit(config, scope))
-    items: list[SearchHit] = []
-    dropped: list[int] = []
-    unverified: list[int] = []
-    for index, doc in enumerate(page.documents):
-        if not allowed.admits(doc):
-            dropped.append(doc.id)
-        elif wanted.admits(doc) and evidenced(terms, doc.title, doc.content or ""):
-            fallback_rank = (cursor.page - 1) * args.page_size + index + 1
-            items.append(_hit(doc, maps, major, best, snippet_limit, fallback_rank))
-        else:
-            unverified.append(doc.id)
-    _note(ctx, "scope_dropped", dropped)
-    _note(ctx, "match_unverified", unverified)
-    more = page.has_next and cursor.page < MAX_PAGE
-    next_cursor = Cursor(cursor.page + 1, fp, best if major >= 3 else None) if more else None
-    return SearchResult(items=items, next_cursor=next_cursor.encode() if next_cursor else None)
+    docs, truncated = await _scan(client, {"query": build_query(terms), **wanted.params()})
+    checked = await _checked(client, scope, ctx, docs, maps, allowed)
+    wanted = checked.allowed.narrow(_agent_filter(args, checked.maps, scope))
+    limit = _content_limit(config, scope)
+    found = [
+        (doc, readable)
+        for doc in checked.docs
+        if wanted.admits(doc, checked.maps)
+        and (readable := Readable.of(doc.title, doc.content, limit)).matches(terms)
+    ]
+    kept = {doc.id for doc, _ in found}
+    _note(ctx, "match_unverified", [d.id for d in checked.docs if d.id not in kept])
+    return _page(
+        found, terms, args, cursor, checked.maps, min(config.snippet_chars, limit), truncated
+    )
+
+
+async def _scan(client: PaperlessClient, params: dict[str, str]) -> tuple[list[WireDocument], bool]:
+    """Every upstream hit, up to :data:`SCAN_LIMIT`; True when there were more."""
+    docs: list[WireDocument] = []
+    for number in range(1, SCAN_LIMIT // SCAN_PAGE + 1):
+        page_params = {**params, "page": str(number), "page_size": str(SCAN_PAGE)}
+        try:
+            page = await client.documents({**page_params, "fields": SEARCH_FIELDS})
+        except InvalidPage:  # the result set shrank between two pages
+            return docs, False
+        docs.extend(page.documents)
+        if not page.has_next:
+            return docs, False
+    return docs, True
+
+
+def _page(
+    found: list[tuple[WireDocument, Readable]],
+    terms: list[str],
+    args: SearchArgs,
+    cursor: Cursor,
+    maps: dict[Kind, NameMap],
+    snippet_limit: int,
+    truncated: bool,
+) -> SearchResult:
+    """One page of the verified hits, ranked and scored on readable text only."""
+    scored = sorted(
+        ((readable.score(terms), doc, readable) for doc, readable in found),
+        key=lambda item: (-item[0], -item[1].created.toordinal(), item[1].id),
+    )
+    best = max((score for score, _, _ in scored), default=0)
+    start = cursor.offset
+    chunk = scored[start : start + args.page_size]
+    items = [
+        SearchHit(
+            **_metadata(doc, maps),
+            snippet=readable.snippet(terms, snippet_limit),
+            score=round(score / best, 4) if best else 0.0,
+            rank=start + index + 1,
+        )
+        for index, (score, doc, readable) in enumerate(chunk)
+    ]
+    end = start + len(chunk)
+    more = end < len(scored) and end < MAX_OFFSET
+    next_cursor = Cursor(end, cursor.fp).encode() if more else None
+    return SearchResult(items=items, next_cursor=next_cursor, partial=truncated)
 
 
 async def _get(args: GetArgs, ctx: ToolContext, config: DocumentsConfig) -> Document:
@@ -194,24 +238,65 @@ async def _get(args: GetArgs, ctx: ToolContext, config: DocumentsConfig) -> Docu
         raise NotFound()
     params = {"id__in": str(args.document_id), "page_size": "1", "fields": GET_FIELDS}
     page = await client.documents({**params, **allowed.params()})
-    doc = next((d for d in page.documents if d.id == args.document_id), None)
-    if doc is None:
-        raise NotFound()
-    if not allowed.admits(doc):
-        _note(ctx, "scope_dropped", [doc.id])
-        raise NotFound(internal="document outside the policy scope")
+    found = [d for d in page.documents if d.id == args.document_id]
+    checked = await _checked(client, scope, ctx, found, maps, allowed)
+    if not checked.docs:
+        raise NotFound(internal="document missing, unknown ids or outside the policy scope")
+    doc = checked.docs[0]
     content = doc.content or ""
     limit = _content_limit(config, scope)
     truncated = len(content) > limit
     if truncated:
         ctx.partial = True
     return Document(
-        **_metadata(doc, maps),
+        **_metadata(doc, checked.maps),
         page_count=doc.page_count,
         mime_type=doc.mime_type,
         content=content[:limit],
         content_chars=len(content),
         content_truncated=truncated,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """Documents that pass the scope, with the maps and scope filter that judged them."""
+
+    docs: list[WireDocument]
+    maps: dict[Kind, NameMap]
+    allowed: Filter
+
+
+async def _checked(
+    client: PaperlessClient,
+    scope: DocumentsScope,
+    ctx: ToolContext,
+    docs: list[WireDocument],
+    maps: dict[Kind, NameMap],
+    allowed: Filter,
+) -> _Checked:
+    """The scope check of returned documents, by id and name.
+
+    A document carrying an id the maps do not know (a tag created or recreated since they
+    were fetched, or one the gateway's user cannot list) makes the maps be fetched again and
+    the scope resolved again; a document whose ids are still unknown is dropped.
+    """
+    if not all(_known(doc, maps) for doc in docs):
+        maps = await _maps(client, ctx.now, refresh=True)
+        allowed = resolve(scope, maps)
+    unknown = [d.id for d in docs if not _known(d, maps)]
+    known = [d for d in docs if _known(d, maps)]
+    kept = [d for d in known if allowed.admits(d, maps)]
+    _note(ctx, "unknown_ids", unknown)
+    _note(ctx, "scope_dropped", [d.id for d in known if d not in kept])
+    return _Checked(kept, maps, allowed)
+
+
+def _known(doc: WireDocument, maps: dict[Kind, NameMap]) -> bool:
+    return (
+        maps["tags"].knows(doc.tags)
+        and (doc.correspondent is None or maps["correspondents"].knows([doc.correspondent]))
+        and (doc.document_type is None or maps["document_types"].knows([doc.document_type]))
     )
 
 
@@ -233,49 +318,40 @@ async def _resolved(
 
 
 def _agent_filter(args: SearchArgs, maps: dict[Kind, NameMap], scope: DocumentsScope) -> Filter:
-    hidden = {n.casefold() for n in scope.tags_none}
-    tags: set[int] = set()
+    """The agent's own filters. A name may match several objects: all of them count (by name)."""
+    hidden = labels(scope.tags_none, maps["tags"])
+    single: set[int] = set()
     for name in args.tags:
-        ident = maps["tags"].id_of(name)
-        if ident is None or name.casefold() in hidden:
+        ids = maps["tags"].ids_of(name)
+        if not ids or name.casefold() in hidden:
             raise UnknownName("tag")
-        tags.add(ident)
+        if len(ids) == 1:
+            single |= ids
+    correspondents = _one(maps, "correspondents", args.correspondent, scope.correspondents)
+    types = _one(maps, "document_types", args.document_type, scope.document_types)
     return Filter(
-        tags_all=frozenset(tags),
-        correspondents=_one(maps, "correspondents", args.correspondent, scope.correspondents),
-        document_types=_one(maps, "document_types", args.document_type, scope.document_types),
+        tags_all=frozenset(single),
+        correspondents=correspondents,
+        document_types=types,
         created_from=args.created_after + dt.timedelta(days=1) if args.created_after else None,
         created_to=args.created_before - dt.timedelta(days=1) if args.created_before else None,
+        names=Names(
+            tags_all=_folded(args.tags),
+            correspondents=None if args.correspondent is None else _folded([args.correspondent]),
+            document_types=None if args.document_type is None else _folded([args.document_type]),
+        ),
     )
 
 
 def _one(
-    maps: dict[Kind, NameMap], kind: Kind, name: str | None, allowed: list[str] | None
+    maps: dict[Kind, NameMap], kind: Kind, name: str | None, allowed: list[Entry] | None
 ) -> frozenset[int] | None:
     if name is None:
         return None
-    ident = maps[kind].id_of(name)
-    if ident is None or (allowed is not None and name.casefold() not in _folded(allowed)):
+    ids = maps[kind].ids_of(name)
+    if not ids or (allowed is not None and name.casefold() not in labels(allowed, maps[kind])):
         raise UnknownName(kind.rstrip("s").replace("_", " "))
-    return frozenset({ident})
-
-
-def _hit(
-    doc: WireDocument,
-    maps: dict[Kind, NameMap],
-    major: int,
-    best: float | None,
-    snippet_limit: int,
-    fallback_rank: int,
-) -> SearchHit:
-    hit = doc.hit
-    score, rank = normalise(hit.score if hit else None, hit.rank if hit else None, major, best)
-    return SearchHit(
-        **_metadata(doc, maps),
-        snippet=clean_snippet(hit.highlights if hit else None, snippet_limit),
-        score=score,
-        rank=rank if rank is not None and rank >= 1 else fallback_rank,
-    )
+    return ids
 
 
 def _config(ctx: ToolContext) -> DocumentsConfig:
@@ -298,19 +374,6 @@ def _content_limit(config: DocumentsConfig, scope: DocumentsScope) -> int:
     return min(config.max_content_chars, scope.max_content_chars)
 
 
-def _best(docs: list[WireDocument]) -> float | None:
-    scores = [d.hit.score for d in docs if d.hit is not None and d.hit.score is not None]
-    return max(scores, default=None)
-
-
-def _guess_major(docs: list[WireDocument]) -> int:
-    """Without ``X-Version``: 2.x ranks from 0 and scores at most 1.0; 3.x does neither."""
-    hits = [d.hit for d in docs if d.hit is not None]
-    if any(h.rank == 0 for h in hits):
-        return 2
-    return 3 if any((h.score or 0) > 1.0 for h in hits) else 2
-
-
 def _metadata(doc: WireDocument, maps: dict[Kind, NameMap]) -> dict[str, Any]:
     """What a hit and a document share: ids resolved to the names the agent sees."""
     return {
@@ -331,8 +394,8 @@ def _tag_names(names: NameMap, ids: list[int]) -> list[str]:
     return sorted((names.names[i] for i in set(ids) if i in names.names), key=str.casefold)
 
 
-def _folded(names: list[str]) -> set[str]:
-    return {n.casefold() for n in names}
+def _folded(names: list[str]) -> frozenset[str]:
+    return frozenset(n.casefold() for n in names)
 
 
 def _note(ctx: ToolContext, key: str, ids: list[int]) -> None:

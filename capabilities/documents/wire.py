@@ -2,7 +2,8 @@
 
 Only the fields the capability uses are read; everything else (``notes`` above all, also
 ``custom_fields``, ``owner``, ``permissions``, ``versions``) is never requested and, if a
-server sends it anyway, never parsed.
+server sends it anyway, never parsed. ``__search_hit__`` (score, rank, highlights and
+``note_highlights``) is ignored too: it reflects text the agent may not read.
 """
 
 from __future__ import annotations
@@ -12,20 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["Hit", "NamedObject", "Page", "WireDocument"]
+__all__ = ["NamedObject", "Page", "WireDocument"]
 
 
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Hit(_Wire):
-    """``__search_hit__``: score relative (2.x) or raw BM25 (3.x); rank 0-based (2.x) or 1-based."""
-
-    score: float | None = None
-    highlights: str | None = None
-    rank: int | None = None
-    # note_highlights is deliberately absent: it can carry other users' private notes.
 
 
 class WireDocument(_Wire):
@@ -38,7 +30,6 @@ class WireDocument(_Wire):
     content: str | None = None
     page_count: int | None = None
     mime_type: str | None = None
-    hit: Hit | None = Field(None, alias="__search_hit__")
 
     @field_validator("created", mode="before")
     @classmethod

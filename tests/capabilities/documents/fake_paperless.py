@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from .fake_paperless_search import Indexed, SearchError, run_query, text_search
 from .fake_paperless_server import Logged, Reply, serve
 
-__all__ = ["FLAVOURS", "TOKENS", "FakePaperless", "Logged", "recording", "serve"]
+__all__ = ["FLAVOURS", "TOKENS", "FakePaperless", "Logged", "NameClash", "recording", "serve"]
 
 HERE = Path(__file__).parent / "recordings"
 FLAVOURS = ("2.20.15", "3.0.5")
@@ -43,6 +43,11 @@ KINDS = {
     "document_types": "view_documenttype",
 }
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DOC_KEY = {"correspondents": "correspondent", "document_types": "document_type"}
+
+
+class NameClash(ValueError):
+    """What paperless answers (400) to a second object with the same (name, owner)."""
 
 
 def recording(version: str, name: str) -> dict[str, Any]:
@@ -67,9 +72,128 @@ class FakePaperless:
             "correspondents": _results(version, "correspondents-list-admin"),
             "document_types": _results(version, "document-types-list-admin"),
         }
+        self.custom_fields = {f["id"]: f["name"] for f in fixture["custom_fields"]}
         self.log: list[Logged] = []
         self.faults: list[Reply] = []
         self._lock = threading.Lock()
+        self._next_id = {
+            k: max((o["id"] for o in v), default=0) + 1 for k, v in self.objects.items()
+        }
+
+    @classmethod
+    def empty(cls, version: str) -> FakePaperless:
+        """The same users and tokens, no documents, tags, correspondents or types."""
+        fake = cls(version)
+        for kind in fake.objects:
+            fake.objects[kind] = []
+            fake._next_id[kind] = 1
+        fake.perms = {}
+        return fake
+
+    def user_id(self, name: str) -> int:
+        return int(next(u["id"] for u in self.users.values() if u["username"] == name))
+
+    # -- state changes (what an upstream user with add/change/delete permissions can do) ----
+    def add_object(
+        self, kind: str, name: str, owner: int | None = None, viewers: tuple[int, ...] = ()
+    ) -> int:
+        """A new tag/correspondent/type; ids are never reused (like the database's).
+
+        Names are unique per (name, owner), case-sensitive (``documents_tag_unique_name_owner``
+        and ``documents_tag_name_uniq`` for unowned ones; recording ``tags-list-hermes-same-name-
+        twins``): another owner, or another case, may always reuse a name.
+        """
+        with self._lock:
+            taken = any(
+                o["name"] == name and self.perms[(kind, o["id"])]["owner"] == owner
+                for o in self.objects[kind]
+            )
+            if taken:
+                raise NameClash("Object violates owner / name unique constraint")
+            ident = self._next_id[kind]
+            self._next_id[kind] += 1
+            obj = {
+                "id": ident,
+                "slug": name.lower(),
+                "name": name,
+                "match": "",
+                "matching_algorithm": 0,
+                "is_insensitive": True,
+                "owner": owner,
+                "user_can_change": True,
+            }
+            self.objects[kind].append(obj)
+            self.perms[(kind, ident)] = _perms(owner, viewers)
+            return ident
+
+    def delete_object(self, kind: str, ident: int) -> None:
+        """Deleting a tag removes it from every document (recording ``tags-list-hermes-after-
+        recreate``: a recreated tag gets a new id and documents carry it only when re-tagged)."""
+        with self._lock:
+            self.objects[kind] = [o for o in self.objects[kind] if o["id"] != ident]
+            del self.perms[(kind, ident)]
+            for doc in self.objects["documents"]:
+                if kind == "tags":
+                    doc["tags"] = [t for t in doc["tags"] if t != ident]
+                elif doc[_DOC_KEY[kind]] == ident:
+                    doc[_DOC_KEY[kind]] = None
+
+    def add_document(
+        self,
+        title: str,
+        content: str,
+        created: str,
+        *,
+        tags: list[int] | None = None,
+        correspondent: int | None = None,
+        document_type: int | None = None,
+        owner: int | None = None,
+        viewers: tuple[int, ...] = (),
+        notes: list[str] | None = None,
+        custom_fields: list[tuple[str, str]] | None = None,
+    ) -> int:
+        with self._lock:
+            ident = self._next_id["documents"]
+            self._next_id["documents"] += 1
+            fields = []
+            for name, value in custom_fields or []:
+                field_id = next((i for i, n in self.custom_fields.items() if n == name), None)
+                if field_id is None:
+                    field_id = max(self.custom_fields, default=0) + 1
+                    self.custom_fields[field_id] = name
+                fields.append({"value": value, "field": field_id})
+            doc = {
+                "id": ident,
+                "correspondent": correspondent,
+                "document_type": document_type,
+                "storage_path": None,
+                "title": title,
+                "content": content,
+                "tags": list(tags or []),
+                "created": created,
+                "created_date": created,
+                "deleted_at": None,
+                "archive_serial_number": None,
+                "original_file_name": f"doc-{ident}.txt",
+                "archived_file_name": None,
+                "owner": owner,
+                "user_can_change": True,
+                "notes": [
+                    {"id": n, "note": text, "user": {"id": owner, "username": ""}}
+                    for n, text in enumerate(notes or [], 1)
+                ],
+                "custom_fields": fields,
+                "page_count": 1,
+                "mime_type": "text/plain",
+            }
+            self.objects["documents"].append(doc)
+            self.perms[("documents", ident)] = _perms(owner, viewers)
+            return ident
+
+    def set_tags(self, doc_id: int, tags: list[int]) -> None:
+        with self._lock:
+            doc = next(d for d in self.objects["documents"] if d["id"] == doc_id)
+            doc["tags"] = list(tags)
 
     # -- visibility -------------------------------------------------------------------
     def visible(self, user: dict[str, Any], kind: str, obj: dict[str, Any]) -> bool:
@@ -133,6 +257,8 @@ class FakePaperless:
             if kind == "documents":
                 return self._documents(q, user, api, host, path)
             items = [o for o in self.objects[kind] if self.visible(user, kind, o)]
+            # ordered by lower(name); ties observed newest first (tags-list-hermes-same-name-twins)
+            items.sort(key=lambda o: (o["name"].lower(), -o["id"]))
             return self._page(items, q, api, host, path, kind=kind, user=user)
         return self._detail(kind, ident, action, user, api, q)
 
@@ -220,7 +346,10 @@ class FakePaperless:
             notes=[n["note"] for n in d["notes"]],
             owner_id=d["owner"],
             owner_name=owner,
-            custom_field_names=["amount"] if d["custom_fields"] else [],
+            custom_field_names=[self.custom_fields[f["field"]].lower() for f in d["custom_fields"]],
+            custom_fields=[
+                f"{self.custom_fields[f['field']]} : {f['value']}" for f in d["custom_fields"]
+            ],
         )
 
     def _detail(
@@ -360,6 +489,16 @@ class FakePaperless:
         """Queue the recorded 500 HTML page for the next request."""
         rec = recording(self.version, "autocomplete-hermes-limit-non-int")["response"]
         self.faults.append(Reply(500, rec["body_text"].encode(), "text/html; charset=utf-8"))
+
+
+def _perms(owner: int | None, viewers: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        "owner": owner,
+        "permissions": {
+            "view": {"users": list(viewers), "groups": []},
+            "change": {"users": [], "groups": []},
+        },
+    }
 
 
 def _results(version: str, name: str) -> list[dict[str, Any]]:

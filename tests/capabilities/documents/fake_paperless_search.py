@@ -5,7 +5,10 @@ Reproduced (each from a named recording): 2.x ANDs bare words, 3.x ORs them and 
 explicit AND/OR/NOT and ``-word``; 3.x stems (``observing`` finds ``Observation``), 2.x
 does not (``telescopes`` misses ``telescope``); 2.x wildcards; unqualified words match tag
 names, also of tags the caller cannot see (``search-hermes-hidden-tag-name``) and, in 2.x
-only, notes (``search-hermes-notes``); ``tag:``, ``title:``, ``correspondent:``, ``type:``
+only, notes and custom field values (``search-hermes-notes``, and from a local 2.20.15 in
+``real-local/``: ``search-hermes-note-only-bare-word``, ``search-hermes-custom-field-bare-word``);
+``(title:w OR content:w)`` reaches neither (``search-hermes-note-only-title-content``);
+``tag:``, ``title:``, ``correspondent:``, ``type:``
 in both, ``notes:`` in 2.x, ``notes.note:``, ``tag_id:``, ``owner_id:`` in 3.x (reaching
 other users' private notes, ``v3-search-hermes-notes-alice-private``); 3.x answers 400
 text/html to unbalanced parentheses, unknown fields and purely negative queries, 2.x gives
@@ -51,6 +54,8 @@ class Indexed:
     owner_id: int | None
     owner_name: str
     custom_field_names: list[str] = field(default_factory=list)
+    #: ``"<field name> : <value>"`` per field, as 2.x indexes them (``index.update_document``).
+    custom_fields: list[str] = field(default_factory=list)
 
 
 def _stem(word: str, major: int) -> str:
@@ -84,6 +89,7 @@ def _fields(doc: Indexed, name: str) -> list[str]:
         "notes.note": doc.notes,
         "owner": [doc.owner_name],
         "custom_fields.name": doc.custom_field_names,
+        "custom_fields": doc.custom_fields,
     }
     return table.get(name, [])
 
@@ -104,7 +110,8 @@ V3_FIELDS = {
     "custom_fields.value",
 }
 DEFAULT = {
-    2: ("title", "content", "correspondent", "tag", "type", "notes"),
+    # 2.x: index.DelayedFullTextQuery's MultifieldParser (search-hermes-custom-field-bare-word)
+    2: ("title", "content", "correspondent", "tag", "type", "notes", "custom_fields"),
     3: ("title", "content", "correspondent", "tag", "type"),
 }
 
@@ -120,7 +127,8 @@ def _term_matches(doc: Indexed, fieldname: str | None, term: str, ctx: _Ctx) -> 
     wildcard = term.endswith("*")
     if wildcard and ctx.major >= 3:
         return False  # no wildcards in 3.x
-    if term.startswith('"'):
+    if term.startswith('"') or len(_WORD.findall(term)) > 1:
+        # REF-002 is analysed into two words (search-hermes-custom-field-bare-word)
         phrase = " ".join(_words(term.strip('"'), ctx.major))
         return any(phrase in " ".join(_words(t, ctx.major)) for n in names for t in _fields(doc, n))
     wanted = _stem(term.rstrip("*").lower(), ctx.major)

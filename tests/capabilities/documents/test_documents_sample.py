@@ -43,7 +43,7 @@ async def test_sample_mode_serves_the_tools() -> None:
         assert [t.name for t in tags.items] == ["agent-visible", "astro", "homelab"]
         ctx = tool_context(client, DocumentsScope(tags_all=["agent-visible"]))
         out = await tools.search.handler(SearchArgs(query="prescription"), ctx)
-        assert out.items == [] and ctx.notes == {"match_unverified": [5]}  # a note matched
+        assert out.items == [] and ctx.notes == {}  # only a note has the word: not even asked
     finally:
         assert resources.close is not None
         await resources.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -61,14 +62,20 @@ VOCABULARY = [
 ]
 
 
+def _folded(entries: Sequence[object]) -> set[str]:
+    """Generated scopes name objects by name only."""
+    assert all(isinstance(e, str) for e in entries)
+    return {str(e).casefold() for e in entries}
+
+
 def admitted(doc_id: int, scope: DocumentsScope) -> bool:
     doc = DOCS[doc_id]
     tags = {t.casefold() for t in doc["tag_names"]}
-    if not {t.casefold() for t in scope.tags_all} <= tags:
+    if not _folded(scope.tags_all) <= tags:
         return False
-    if scope.tags_any and not {t.casefold() for t in scope.tags_any} & tags:
+    if scope.tags_any and not _folded(scope.tags_any) & tags:
         return False
-    if {t.casefold() for t in scope.tags_none} & tags:
+    if _folded(scope.tags_none) & tags:
         return False
     for key, kind, field in (
         ("correspondents", "correspondents", "correspondent"),
@@ -83,6 +90,11 @@ def admitted(doc_id: int, scope: DocumentsScope) -> bool:
     if scope.created_from and created < scope.created_from:
         return False
     return not (scope.created_to and created > scope.created_to)
+
+
+def _unnameable(doc_id: int, user: str) -> bool:
+    """A document carrying a tag the user cannot list is dropped (its tags cannot be judged)."""
+    return bool({t.casefold() for t in DOCS[doc_id]["tag_names"]} & HIDDEN[user])
 
 
 def _subset(items: list[str]) -> st.SearchStrategy[list[str]]:
@@ -122,7 +134,7 @@ def _no_notes(value: Any) -> None:
 def _names_in(scope: DocumentsScope) -> set[str]:
     listed = [*scope.tags_all, *scope.tags_any, *scope.tags_none]
     listed += [*(scope.correspondents or []), *(scope.document_types or [])]
-    return {n.casefold() for n in listed}
+    return _folded(listed)
 
 
 async def _check(url: str, user: str, scope: DocumentsScope, query: str, probe: int) -> None:
@@ -142,14 +154,20 @@ async def _check(url: str, user: str, scope: DocumentsScope, query: str, probe: 
         _no_notes(out.model_dump(mode="json"))
         for hit in out.items:
             assert hit.id in visible and admitted(hit.id, scope), hit.id
+            assert not _unnameable(hit.id, user)
         for ident in {probe, *(hit.id for hit in out.items[:3])}:
             get_ctx = tool_context(client, scope)
             try:
                 doc = await tools.get_document.handler(GetArgs(document_id=ident), get_ctx)
             except NotFound:
-                assert ident not in visible or not admitted(ident, scope) or ident > 13
+                assert (
+                    ident not in visible
+                    or not admitted(ident, scope)
+                    or ident > 13
+                    or _unnameable(ident, user)
+                )
                 continue
-            assert ident in visible and admitted(ident, scope)
+            assert ident in visible and admitted(ident, scope) and not _unnameable(ident, user)
             assert len(doc.content) <= _limit(scope)
             _no_notes(doc.model_dump(mode="json"))
     finally:
