@@ -25,7 +25,8 @@ from .schemas import AstroConfig
 __all__ = ["InfluxQLClient"]
 
 #: Lets the gateway's guarded client retry this POST on connect errors (it only reads).
-IDEMPOTENT = {"labgate_idempotent": True}
+#: Retried on connection errors (a read), and checked as JSON lines (a chunked answer).
+IDEMPOTENT = {"labgate_idempotent": True, "labgate_json_lines": True}
 #: Rows per chunk of a chunked answer (influxd's own default).
 CHUNK_SIZE = 10_000
 

@@ -36,12 +36,15 @@ from gateway.upstream.guard import Origin
 from gateway.upstream.settings import Credential, UpstreamSettings, load_credential
 from gateway.upstream.trail import note_status
 
-__all__ = ["IDEMPOTENT_EXTENSION", "GuardedTransport", "UpstreamResponse"]
+__all__ = ["IDEMPOTENT_EXTENSION", "JSON_LINES_EXTENSION", "GuardedTransport", "UpstreamResponse"]
 
 log = logging.getLogger(__name__)
 
 #: ``request.extensions[IDEMPOTENT_EXTENSION] = True`` lets a non-GET request be retried.
 IDEMPOTENT_EXTENSION = "labgate_idempotent"
+#: ``request.extensions[JSON_LINES_EXTENSION] = True``: the answer is one JSON document per line
+#: (InfluxDB's chunked ``/query``); each line is checked instead of the body as one document.
+JSON_LINES_EXTENSION = "labgate_json_lines"
 BACKOFF_SECONDS = 0.1
 _INTERNAL_MAX = 200
 #: Statuses that say labgate's own credential is wrong or lacks a permission: logged.
@@ -162,7 +165,7 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             text = body[: 4 * _INTERNAL_MAX].decode("utf-8", "replace")
             internal = self._internal(f"HTTP {response.status_code}: ", text)
             raise _Failure(UpstreamError(self.name, internal=internal), "5xx", counts=True)
-        return self._build_response(response, body)
+        return self._build_response(response, body, request)
 
     def _failure(self, exc: Exception) -> _Failure:
         """Map a low-level failure to its gateway error, metric label and breaker weight."""
@@ -224,7 +227,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             internal = "redirect refused to " + self._internal("", host, quote=False)
             raise _Failure(UpstreamError(self.name, internal=internal), "3xx", counts=False)
 
-    def _build_response(self, response: httpx.Response, body: bytes) -> httpx.Response:
+    def _build_response(
+        self, response: httpx.Response, body: bytes, request: httpx.Request
+    ) -> httpx.Response:
         headers = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROPPED_HEADERS]
         extensions: dict[str, Any] = {
             k: response.extensions[k]
@@ -235,12 +240,18 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             response.status_code, headers=headers, content=body, extensions=extensions
         )
         if self.settings.check_json and _wants_json_check(result):
+            lines = request.extensions.get(JSON_LINES_EXTENSION) is True
             try:
-                result.parsed = json.loads(body)
+                if lines:
+                    for line in body.splitlines():
+                        if line.strip():
+                            json.loads(line)
+                else:
+                    result.parsed = json.loads(body)
             except ValueError:
                 error = UpstreamError(self.name, internal="response is not valid JSON")
                 raise _Failure(error, "bad_body", counts=False) from None
-            result.has_parsed = True
+            result.has_parsed = not lines
         return result
 
     # -- bookkeeping --------------------------------------------------------------------
