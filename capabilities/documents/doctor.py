@@ -14,7 +14,8 @@ from gateway.capability import DoctorContext, DoctorReport, Finding, upstream_fa
 from gateway.errors import GatewayError
 
 from .client import KINDS, CredentialsRejected, Kind, NameMap, PaperlessClient, PaperlessError
-from .schemas import DocumentsConfig, DocumentsScope
+from .schemas import ById, DocumentsConfig, DocumentsScope, Entry
+from .scope import labels
 
 __all__ = ["doctor"]
 
@@ -58,12 +59,13 @@ async def doctor(ctx: DoctorContext) -> DoctorReport:
     return report
 
 
-def _matches(names: NameMap, name: str) -> list[int]:
-    wanted = name.casefold()
-    return [i for i, known in names.names.items() if known.casefold() == wanted]
+def _matches(names: NameMap, entry: Entry) -> list[int]:
+    if isinstance(entry, ById):
+        return [entry.id] if entry.id in names.names else []
+    return sorted(names.ids_of(entry))
 
 
-def _scope_names(scope: DocumentsScope) -> list[tuple[str, Kind, list[str]]]:
+def _scope_names(scope: DocumentsScope) -> list[tuple[str, Kind, list[Entry]]]:
     return [
         ("tags_all", "tags", scope.tags_all),
         ("tags_any", "tags", scope.tags_any),
@@ -76,28 +78,36 @@ def _scope_names(scope: DocumentsScope) -> list[tuple[str, Kind, list[str]]]:
 def _scope_findings(
     rule_id: str, scope: DocumentsScope, maps: dict[Kind, NameMap]
 ) -> list[Finding]:
+    """Resolve each entry as calls do: an exclusion takes every twin, an inclusion needs one."""
     out = []
-    for key, kind, names in _scope_names(scope):
+    for key, kind, entries in _scope_names(scope):
         subject = f"rule {rule_id}: {key}"
-        for name in names:
-            ids = _matches(maps[kind], name)
+        for entry in entries:
+            label = f"{{id: {entry.id}}}" if isinstance(entry, ById) else repr(entry)
+            ids = _matches(maps[kind], entry)
             if not ids:
-                message = f"{name!r} is not a {kind[:-1]} the gateway's user can see: calls fail"
+                message = f"{label} is not a {kind[:-1]} the gateway's user can see: calls fail"
                 out.append(Finding("fail", subject, "name-unknown", message))
-            elif len(ids) > 1:
-                message = f"{name!r} names {len(ids)} {kind} (ids {sorted(ids)}): calls fail"
+            elif len(ids) > 1 and key != "tags_none":
+                message = (
+                    f"{label} names {len(ids)} {kind} (ids {ids}): calls fail; "
+                    "name one with {id: N}"
+                )
                 out.append(Finding("fail", subject, "name-ambiguous", message))
+            elif len(ids) > 1:
+                message = f"{label} names {len(ids)} {kind} (ids {ids}): all are excluded"
+                out.append(Finding("ok", subject, "ok", message))
             else:
-                out.append(Finding("ok", subject, "ok", f"{name!r} is {kind[:-1]} {ids[0]}"))
+                out.append(Finding("ok", subject, "ok", f"{label} is {kind[:-1]} {ids[0]}"))
     return out
 
 
 def _admitted(scope: DocumentsScope | None, maps: dict[Kind, NameMap]) -> dict[str, list[str]]:
     """Names an admitted document may carry (tags: all visible tags but the forbidden ones)."""
-    forbidden = {n.casefold() for n in (scope.tags_none if scope else [])}
+    forbidden = labels(scope.tags_none, maps["tags"]) if scope else frozenset()
 
-    def listed(kind: Kind, only: list[str] | None) -> list[str]:
-        wanted = None if only is None else {n.casefold() for n in only}
+    def listed(kind: Kind, only: list[Entry] | None) -> list[str]:
+        wanted = None if only is None else labels(only, maps[kind])
         names = maps[kind].names.values()
         return sorted(
             {n for n in names if wanted is None or n.casefold() in wanted}, key=str.casefold
@@ -106,9 +116,11 @@ def _admitted(scope: DocumentsScope | None, maps: dict[Kind, NameMap]) -> dict[s
     tags = [t for t in listed("tags", None) if t.casefold() not in forbidden]
     out = {"tags": tags}
     if scope is not None:
-        any_of = [f"one of {', '.join(scope.tags_any)}"] if scope.tags_any else []
-        if scope.tags_all or any_of:
-            out["tags required"] = [*scope.tags_all, *any_of]
+        tags_map = maps["tags"]
+        any_of = [f"one of {', '.join(sorted(labels(scope.tags_any, tags_map)))}"]
+        required = sorted(labels(scope.tags_all, tags_map))
+        if required or scope.tags_any:
+            out["tags required"] = [*required, *(any_of if scope.tags_any else [])]
     out["correspondents"] = listed("correspondents", scope.correspondents if scope else None)
     out["document types"] = listed("document_types", scope.document_types if scope else None)
     return out

@@ -23,7 +23,10 @@ CODES: dict[str, str] = {
     "audience-not-client": "No audience is a client the policies name (Authentik: aud = client).",
     "dev-mode": "Dev tokens (demo only): not for a deployment.",
     "name-unknown": "A scope name matches nothing upstream (documents: calls fail closed).",
-    "name-ambiguous": "A scope name matches several upstream objects: calls fail closed.",
+    "name-ambiguous": (
+        "An included scope name (e.g. `tags_all`, `correspondents`) matches several upstream "
+        "objects: calls fail closed; name one with `{id: N}`. An exclusion takes every match."
+    ),
     "glob-empty": "A scope glob matches nothing upstream today.",
     "scope-unchecked": "The configured sources cannot state this fact: the key matches nothing.",
 }

@@ -56,21 +56,37 @@ async def test_a_tag_the_user_cannot_see_is_name_unknown(
     assert report.exit_code() == EXIT_FAILED
 
 
-async def test_a_name_shared_by_two_tags_is_name_ambiguous(
-    tmp_path: Path, paperless_fake: RunningFake
-) -> None:
+async def _with_twin(tmp_path: Path, paperless_fake: RunningFake, name: str) -> Report:
+    """The doctor's report while a same-named (other case) twin of tag ``name`` exists."""
     fake = paperless_fake.fake
-    original = next(t for t in fake.objects["tags"] if t["name"] == "finance")
-    twin = {**original, "id": 901, "name": "Finance"}
+    original = next(t for t in fake.objects["tags"] if t["name"] == name)
+    twin = {**original, "id": 901, "name": name.capitalize()}
     fake.objects["tags"].append(twin)
     fake.perms[("tags", 901)] = fake.perms[("tags", original["id"])]
     try:
-        report = await _doctor(tmp_path, paperless_fake.url)
+        return await _doctor(tmp_path, paperless_fake.url)
     finally:
         fake.objects["tags"].remove(twin)
+
+
+async def test_an_included_name_shared_by_two_tags_is_name_ambiguous(
+    tmp_path: Path, paperless_fake: RunningFake
+) -> None:
+    # Calls fail closed on an ambiguous inclusion: the doctor says so, and how to fix it.
+    report = await _with_twin(tmp_path, paperless_fake, "agent-visible")
     failed = _failed(report)
-    assert ("rule hermes-searches-agent-visible: tags_none", "name-ambiguous") in failed
+    assert ("rule hermes-searches-agent-visible: tags_all", "name-ambiguous") in failed
     assert {code for _, code in failed} == {"name-ambiguous"}
+    assert "{id: N}" in report.as_text()
+
+
+async def test_an_excluded_name_shared_by_two_tags_excludes_both(
+    tmp_path: Path, paperless_fake: RunningFake
+) -> None:
+    # An exclusion takes every twin, as calls do: nothing to fix.
+    report = await _with_twin(tmp_path, paperless_fake, "finance")
+    assert _failed(report) == set()
+    assert "'finance' names 2 tags" in report.as_text() and "all are excluded" in report.as_text()
 
 
 async def test_a_wrong_token_is_credentials_rejected_and_never_printed(
