@@ -39,7 +39,10 @@ class Served:
         username: str | None = None,
     ) -> int:
         token = self.issuer.mint(
-            f"sub-{client_id}-{username}", client_id=client_id, groups=groups, username=username
+            f"sub-{client_id}" + (f"-{username}" if username else ""),
+            client_id=client_id,
+            groups=groups,
+            username=username,
         )
         headers = {"Authorization": f"Bearer {token}"}
         response = self.portal.call(self._post, f"/v1/tools/{tool}", args, headers)
