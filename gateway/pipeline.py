@@ -41,7 +41,7 @@ from gateway.errors import (
 )
 from gateway.limits import Limiter
 from gateway.policy.evaluate import CallRequest, Decision, evaluate
-from gateway.policy.outcome import change, outcome_of
+from gateway.policy.outcome import decision_change
 from gateway.policy.reasons import Reason
 from gateway.policy.shadow import ShadowStore
 from gateway.policy.store import PolicyStore
@@ -274,8 +274,8 @@ class Pipeline:
         if shadow is None:
             return
         try:
-            theirs = outcome_of(evaluate(req, shadow))
-            kind = change(outcome_of(live), theirs)
+            theirs = evaluate(req, shadow)
+            kind = decision_change(live, theirs)
         except Exception as exc:  # the shadow set never affects a call
             self._log_defect("shadow decision failed", exc)
             return
@@ -285,7 +285,7 @@ class Pipeline:
             "change": str(kind),
             "decision": "allow" if theirs.allowed else "deny",
             "rule_id": theirs.rule_id,
-            "reasons": list(theirs.reasons),
+            "reasons": [str(r) for r in theirs.reasons],
             "policy_version": shadow.version,
         }
         self.telemetry.record_shadow_disagreement(req.tool if req.capability else "(unknown)", kind)

@@ -20,7 +20,7 @@ from enum import StrEnum
 from gateway.audit.record import canonical_json
 from gateway.policy.evaluate import Decision, Obligations
 
-__all__ = ["Change", "Outcome", "change", "obligations_key", "outcome_of"]
+__all__ = ["Change", "Outcome", "change", "decision_change", "obligations_key", "outcome_of"]
 
 
 class Change(StrEnum):
@@ -73,3 +73,15 @@ def change(before: Outcome, after: Outcome) -> Change | None:
     if before.terms is not None and after.terms is not None and before.terms != after.terms:
         return Change.OBLIGATIONS
     return None
+
+
+def decision_change(before: Decision, after: Decision) -> Change | None:
+    """:func:`change` for two decisions at hand (shadow mode): obligations compared as values,
+    without building their canonical text on every call."""
+    if before.allowed != after.allowed:
+        return Change.WIDEN if after.allowed else Change.NARROW
+    if not after.allowed:
+        return None
+    if before.rule_id != after.rule_id:
+        return Change.RULE
+    return Change.OBLIGATIONS if before.obligations != after.obligations else None

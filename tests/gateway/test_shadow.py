@@ -139,3 +139,19 @@ def test_a_shadow_store_without_its_directory_holds_nothing(tmp_path: Path) -> N
     events: list[Any] = []
     store = ShadowStore(tmp_path, {"testcap": testcap.CAPABILITY}, events.append)
     assert store.reload("start") is None and store.current is None and events == []
+
+
+async def test_other_obligations_under_the_same_rule_are_a_disagreement(gw: Gateway) -> None:
+    def wider_scope(rules: dict[str, Any], data: dict[str, Any]) -> None:
+        rules["hermes-list"]["scope"] = {"allowed_prefixes": ["a", "b"]}
+
+    write_shadow(gw.policy_dir, wider_scope)
+    assert gw.runtime.shadow is not None
+    gw.runtime.shadow.reload("manual")
+    assert await _call(gw, "testcap_list", {"page_size": 3}) == 200
+    assert await _call(gw, "testcap_echo", {"text": "hi"}) == 200  # same rule, same terms
+    first, second = await gw.journal_records()
+    assert first["notes"]["shadow"]["change"] == "obligations"
+    assert first["notes"]["shadow"]["rule_id"] == "hermes-list"
+    assert "shadow" not in second["notes"]
+    assert disagreements(gw) == {("testcap_list", "obligations"): 1}
