@@ -35,6 +35,7 @@ from gateway.auth.gate import AuthGate
 from gateway.capability import Capability, Resources, SetupContext
 from gateway.errors import ConfigError, PolicyError
 from gateway.pipeline import Pipeline
+from gateway.policy.shadow import ShadowStore
 from gateway.policy.store import PolicyStore, ReloadEvent
 from gateway.registry import Registry, load_registry, registry_for
 from gateway.scrub import Scrubber
@@ -86,6 +87,7 @@ class Runtime:
         self.upstreams: Upstreams | None = None
         self.journal: Journal | None = None
         self.policies: PolicyStore | None = None
+        self.shadow: ShadowStore | None = None
         self.authenticator: Authenticator | None = None
         self._pipeline: Pipeline | None = None
         self._gate: AuthGate | None = None
@@ -125,6 +127,27 @@ class Runtime:
             log.error("policy reload refused, last good set kept: %s", event.error)
         if self._pipeline is not None:
             self.spawn(self._audit_reload(record), "audit-reload")
+        if self.shadow is not None and event.trigger != "start":
+            self.shadow.reload(event.trigger)  # the shadow set follows the live one
+
+    def _on_shadow_reload(self, event: ReloadEvent) -> None:
+        record = AuditRecord(
+            kind="policy_reload",
+            decision="ok" if event.ok else "failed",
+            policy_version=event.version,
+            reasons=[] if event.ok else ["policy-error"],
+            notes={
+                "trigger": event.trigger,
+                "set": "shadow",
+                **({"error": event.error} if event.error else {}),
+            },
+        )
+        if event.ok:
+            log.info("shadow policy set %s (not enforced)", event.version)
+        else:
+            log.error("shadow policy reload refused, last good shadow set kept: %s", event.error)
+        if self._pipeline is not None:
+            self.spawn(self._audit_reload(record), "audit-reload")
 
     def reload_all(self) -> None:
         """SIGHUP: reload the policy set and every reloadable tool source."""
@@ -161,6 +184,7 @@ class Runtime:
             self.policies = PolicyStore(s.policy_dir, self.registry, on_reload=self._on_reload)
         except PolicyError as exc:
             raise ConfigError(f"policies not loadable: {exc}", key="policy_dir") from None
+        self.shadow = ShadowStore(s.policy_dir, self.registry, on_reload=self._on_shadow_reload)
         self.journal = Journal(s.journal_path)
         try:
             await self.journal.open()
@@ -205,6 +229,7 @@ class Runtime:
             configs=self.configs,
             clock=self.clock,
             scrubber=Scrubber([*service_secrets(s), *self.upstreams.secrets()]),
+            shadow=self.shadow,
         )
         await sink.write(
             AuditRecord(
@@ -214,10 +239,12 @@ class Runtime:
                 notes={"trigger": "start"},
             )
         )
+        self.shadow.reload("start")  # audited now that the pipeline exists
         for source in self.registry.reloadable:
             source.listen(self._on_tools_reload)
         if s.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")
+            self.spawn(self.shadow.watch(), "shadow-policy-watch")
             for source in self.registry.reloadable:
                 self.spawn(source.watch(), "tools-watch")
         try:

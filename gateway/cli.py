@@ -3,7 +3,7 @@
 labgate serve                       production: gateway.yaml + LABGATE_* environment
 labgate demo                        sample data, dev issuer, shipped policies, local journal
 labgate token                       mint a dev token (dev/demo mode only)
-labgate policy check|explain|diff|test|schema
+labgate policy check|explain|diff|test|schema|replay
 labgate audit tail|verify|prune
 labgate openapi                     print the OpenAPI document
 labgate tools                       list every known tool and whether a policy enables it
@@ -96,6 +96,8 @@ def cmd_policy(args: argparse.Namespace) -> int:
         return commands.test(_policy_dir(args), caps)
     if args.action == "diff":
         return commands.diff(Path(args.a), Path(args.b), caps)
+    if args.action == "replay":
+        return _policy_replay(args, settings, caps)
     # explain
     claims = _json_object(args.claims, "--claims")
     tool_args = _json_object(args.args, "--args") if args.args else None
@@ -104,6 +106,20 @@ def cmd_policy(args: argparse.Namespace) -> int:
     except ValueError:
         raise UsageError(f"--at {args.at!r} is not an ISO time") from None
     return commands.explain(_policy_dir(args), caps, claims, args.tool, tool_args, at)
+
+
+def _policy_replay(args: argparse.Namespace, settings: Any, caps: Any) -> int:
+    from gateway.policy.replay import command
+
+    dsn = args.dsn
+    if args.postgres:
+        if settings.postgres is None:
+            raise ConfigError("--postgres needs a postgres section", key="postgres")
+        dsn = settings.postgres.resolved_dsn()
+    journal = None if dsn else Path(args.journal) if args.journal else settings.journal_path
+    if journal is not None and not journal.is_file():
+        raise UsageError(f"no journal at {journal}")
+    return command.run(args, caps, journal, dsn)
 
 
 class UsageError(Exception):
@@ -177,6 +193,12 @@ def _version() -> str:
         return "unknown"
 
 
+def _replay_arguments(parser: argparse.ArgumentParser) -> None:
+    from gateway.policy.replay.command import add_arguments
+
+    add_arguments(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labgate", description="The Hermes capability server.")
     parser.add_argument("--config", type=Path, help="settings file (default: $LABGATE_CONFIG)")
@@ -223,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--args", help="JSON object of arguments")
     p.add_argument("--at", help="ISO time to evaluate at (default: now)")
     psub.add_parser("schema", help="print the JSON Schema of a policy file")
+    p = psub.add_parser("replay", help="re-decide recorded calls under a proposed policy")
+    _replay_arguments(p)
     policy.set_defaults(fn=cmd_policy)
 
     audit = sub.add_parser("audit", help="read and verify the audit log")

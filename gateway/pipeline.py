@@ -41,7 +41,9 @@ from gateway.errors import (
 )
 from gateway.limits import Limiter
 from gateway.policy.evaluate import CallRequest, Decision, evaluate
+from gateway.policy.outcome import decision_change
 from gateway.policy.reasons import Reason
+from gateway.policy.shadow import ShadowStore
 from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
 from gateway.scrub import Scrubber
@@ -95,6 +97,7 @@ class Pipeline:
         configs: Mapping[str, BaseModel],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scrubber: Scrubber | None = None,
+        shadow: ShadowStore | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -107,6 +110,8 @@ class Pipeline:
         self.clock = clock
         #: Every configured secret; no result, message or cause leaves with one of them.
         self.scrubber = scrubber or Scrubber(())
+        #: Decided beside the live set, never enforced (``policies/shadow/``).
+        self.shadow = shadow
         self.limiter = Limiter()
         self.cache: ResultCache[tuple[dict[str, Any], bool, str]] = ResultCache()
         self._tools = {
@@ -263,6 +268,28 @@ class Pipeline:
             log.error("audit write failed: %s", type(exc).__name__)
             raise AuditUnavailable() from None
 
+    def _shadow(self, record: AuditRecord, req: CallRequest, live: Decision) -> None:
+        """The shadow set's decision of the same request; a disagreement is noted, not enforced."""
+        shadow = self.shadow.current if self.shadow is not None else None
+        if shadow is None:
+            return
+        try:
+            theirs = evaluate(req, shadow)
+            kind = decision_change(live, theirs)
+        except Exception as exc:  # the shadow set never affects a call
+            self._log_defect("shadow decision failed", exc)
+            return
+        if kind is None:
+            return
+        record.notes["shadow"] = {
+            "change": str(kind),
+            "decision": "allow" if theirs.allowed else "deny",
+            "rule_id": theirs.rule_id,
+            "reasons": [str(r) for r in theirs.reasons],
+            "policy_version": shadow.version,
+        }
+        self.telemetry.record_shadow_disagreement(req.tool if req.capability else "(unknown)", kind)
+
     def _deny(self, record: AuditRecord, decision: Decision) -> Denied:
         record.decision = "deny"
         record.rule_id = decision.rule_id
@@ -310,11 +337,11 @@ class Pipeline:
             info = None
         cap_name = info.capability.name if info else ""
         record.capability = cap_name or None
+        tool_req = CallRequest(principal, cap_name, record.tool or "", None, now)
         with self.telemetry.stage("labgate.decide"):
-            first = evaluate(
-                CallRequest(principal, cap_name, record.tool or "", None, now), policy_set
-            )
+            first = evaluate(tool_req, policy_set)
         if not first.allowed:
+            self._shadow(record, tool_req, first)
             denial = self._deny(record, first)
             if info is None:  # not a tool here: say so in the audit log, never to the agent
                 record.reasons = [str(Reason.UNKNOWN_TOOL)]
@@ -328,9 +355,9 @@ class Pipeline:
             record.decision, record.reasons = "deny", [str(Reason.INVALID_ARGUMENTS)]
             raise
         arg_values = args.model_dump(mode="json")
-        decision = evaluate(
-            CallRequest(principal, cap_name, info.tool.name, arg_values, now), policy_set
-        )
+        call_req = CallRequest(principal, cap_name, info.tool.name, arg_values, now)
+        decision = evaluate(call_req, policy_set)
+        self._shadow(record, call_req, decision)
         obligations = decision.obligations
         record.arguments = _redact(arg_values, decision.redact)
         if not decision.allowed or obligations is None:

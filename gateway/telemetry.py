@@ -57,6 +57,7 @@ METRIC_NAMES = (
     "labgate_rate_limited_total",
     "labgate_cache_total",
     "labgate_edge_refusals_total",
+    "labgate_shadow_disagreements_total",
 )
 
 CacheResult = Literal["hit", "miss", "coalesced"]
@@ -159,6 +160,10 @@ class Telemetry:
             "labgate_edge_refusals_total",
             description="Connections refused at the HTTP edge, by listener and code.",
         )
+        self._shadow = meter.create_counter(
+            "labgate_shadow_disagreements_total",
+            description="Calls the shadow policy set decides otherwise, by tool and change.",
+        )
         meter.create_observable_gauge(
             "labgate_breaker_open",
             callbacks=[self._observe_breakers],
@@ -194,6 +199,9 @@ class Telemetry:
 
     def record_edge_refusal(self, listener: str, code: str) -> None:
         self._edge_refusals.add(1, {"listener": listener, "code": code})
+
+    def record_shadow_disagreement(self, tool: str, change: str) -> None:
+        self._shadow.add(1, {"tool": tool, "change": change})
 
     def add_breaker_source(self, source: Callable[[], Mapping[str, str]]) -> None:
         """``source()`` -> ``{upstream: "closed"|"open"|"half_open"}``, read at each scrape."""

@@ -52,6 +52,10 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     ],
     "Policy reloads": ["time", "result", "policy_version", "trigger", "error"],
     "Calls by policy version": ["policy_version", "first_call", "last_call", "calls", "denied"],
+    "Shadow policy disagreements": [
+        "tool", "change", "live", "live_rule", "shadow", "shadow_rule", "client", "shadow_version",
+        "calls", "last_seen",
+    ],
 }  # fmt: skip
 SERIES_VALUES: dict[str, list[str]] = {
     "Calls over time by tool and decision": ["calls"],
@@ -60,6 +64,12 @@ SERIES_VALUES: dict[str, list[str]] = {
     "Latency percentiles": ["p50", "p95", "p99"],
     "Upstream errors over time": ["errors"],
 }
+
+
+SHADOW_NARROW = {"change": "narrow", "decision": "deny", "rule_id": "hermes-reads",
+                 "reasons": ["arg-out-of-range"], "policy_version": "s1-shadow"}  # fmt: skip
+SHADOW_WIDEN = {"change": "widen", "decision": "allow", "rule_id": "health-all",
+                "reasons": ["allowed"], "policy_version": "s1-shadow"}  # fmt: skip
 
 
 def _call(minutes_ago: float, tool: str, decision: str, **kw: Any) -> AuditRecord:
@@ -163,6 +173,11 @@ def seed_records() -> list[AuditRecord]:
               upstream="influxdb", error_code="upstream_unavailable", latency_ms=3000.0),
         _call(50, "documents_search", "error", rule_id="hermes-reads", reasons=["allowed"],
               upstream="paperless", upstream_status=503, error_code="upstream_error"),
+        # The shadow set (never enforced) disagreed: noted in the record.
+        *(_call(30 + i, "documents_search", "allow", rule_id="hermes-reads",
+                reasons=["allowed"], notes={"shadow": SHADOW_NARROW}) for i in range(2)),
+        _call(20, "health_list_services", "deny", reasons=["default-deny"], error_code="denied",
+              notes={"shadow": SHADOW_WIDEN}),
         # Hostile text in the typed columns must neither break shipping nor the queries.
         _call(40, "documents_search", "deny", rule_id="hermes-reads",
               reasons=["arg-not-allowed"], arguments={"query": "x'); DROP TABLE t; --\x00"}),
@@ -403,6 +418,14 @@ def test_panel_values_match_the_seeded_records(runner: Runner, dashboard: dict[s
     assert {r[3] for r in reloads} == {"start", "watch", "sighup"}
     versions = {r[0]: r[3] for r in results["Calls by policy version"][1]}
     assert versions["v1-000000"] == 1
+
+    shadow = [r[:9] for r in results["Shadow policy disagreements"][1]]
+    assert shadow == [
+        ("documents_search", "narrow", "allow", "hermes-reads", "deny", "hermes-reads", "hermes",
+         "s1-shadow", 2),
+        ("health_list_services", "widen", "deny", "(no rule)", "allow", "health-all", "hermes",
+         "s1-shadow", 1),
+    ]  # fmt: skip
 
 
 def test_selected_variables_narrow_every_panel(runner: Runner, dashboard: dict[str, Any]) -> None:

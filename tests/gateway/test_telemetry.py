@@ -31,6 +31,7 @@ EXPECTED_LABELS = {
     "labgate_rate_limited_total": {"tool"},
     "labgate_cache_total": {"tool", "result"},
     "labgate_edge_refusals_total": {"listener", "code"},
+    "labgate_shadow_disagreements_total": {"tool", "change"},
 }
 
 
@@ -51,6 +52,7 @@ def _exercise(t: Telemetry) -> None:
     t.record_rate_limited("astro_list_sessions")
     t.record_cache("astro_list_sessions", "hit")
     t.record_edge_refusal("agent", "header_too_large")
+    t.record_shadow_disagreement("astro_list_sessions", "narrow")
     t.add_breaker_source(lambda: {"influx": "open", "kuma": "closed"})
     t.set_audit_lag_source(lambda: 7)
 
