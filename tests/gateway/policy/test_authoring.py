@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 from collections.abc import Callable
 from datetime import datetime
@@ -401,3 +402,18 @@ def test_config_after_the_subcommand_names_custom_capabilities(
     capsys.readouterr()
     assert main(["policy", "check", str(policy_dir)]) == 1  # without it, extra is unknown
     assert "no capability named extra is registered" in capsys.readouterr().out
+
+
+def test_shipped_global_rules_example_loads(tmp_path: Path) -> None:
+    from gateway.registry import builtin_capabilities
+
+    shipped = Path(__file__).parents[3] / "policies"
+    target = tmp_path / "policies"
+    shutil.copytree(shipped, target)
+    text = (target / "gateway.yaml").read_text("utf-8")
+    example = re.sub(r"(?m)^# (principals:|rules:| )", r"\1", text)
+    assert example.count("\n") == text.count("\n") and "\nrules:\n" in example
+    (target / "gateway.yaml").write_text(example, "utf-8")
+    ps = load_policy_dir(target, {c.name: c for c in builtin_capabilities()})
+    assert [r.id for r in ps.global_policy.rules] == ["quiet-hours", "agents-only"]
+    assert ps.global_policy.rules[1].who == Who(clients=["hermes"], groups=["agents"])
