@@ -71,6 +71,12 @@ def check(path: Path, capabilities: Mapping[str, Capability], *, out: TextIO | N
         print("  kill switch is ON: every agent call is denied", file=out)
     if ps.global_policy.maintenance.enabled:
         print("  maintenance is ON: every agent call is denied", file=out)
+    for name in sorted(ps.globs):
+        for rule in ps.capabilities[name].rules:
+            written = ps.globs[name].get(rule.id)
+            if written is not None:
+                tools = ", ".join(rule.tools or [])
+                print(f"  {name}/{rule.id}: tools {', '.join(written)} = {tools}", file=out)
     if any(r.scope for p in ps.capabilities.values() for r in p.rules):
         print(f"  note: {SCOPE_NOTE}", file=out)
     return 0

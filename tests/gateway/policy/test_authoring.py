@@ -296,6 +296,12 @@ def test_explain_traces_global_rules(global_set: PolicySet) -> None:
 # --- the commands
 
 
+def test_check_prints_glob_expansions(capabilities: dict[str, Capability]) -> None:
+    code, out = _run(commands.check, DATA / "global", capabilities)
+    assert code == 0
+    assert "  demo/agents-use-demo: tools demo_* = demo_echo, demo_list" in out.splitlines()
+
+
 def test_check_points_scope_globs_to_doctor(
     policy_dir: Path, capabilities: dict[str, Capability]
 ) -> None:
