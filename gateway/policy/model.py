@@ -185,7 +185,10 @@ class Rule(_Strict):
             if not tools:
                 raise ValueError("an allow rule must list its tools")
             if "*" in tools:
-                raise ValueError('"*" is only allowed on deny rules; list the tools to allow')
+                raise ValueError(
+                    '"*" is only allowed on deny rules; list the tools to allow, '
+                    "by name or by a glob such as health_*"
+                )
         else:
             extra = [
                 k

@@ -98,6 +98,16 @@ def test_glob_matching_no_tool_of_the_capability_is_an_error(
     ]
 
 
+def test_star_on_allow_points_to_globs(
+    policy_dir: Path, capabilities: dict[str, Capability]
+) -> None:
+    _write(policy_dir, HEAD + "  - id: r1\n    tools: ['*']\n")
+    assert _problems(policy_dir, capabilities) == [
+        f'{policy_dir / "demo.yaml"}:3: rules[0]: "*" is only allowed on deny rules; '
+        "list the tools to allow, by name or by a glob such as health_*"
+    ]
+
+
 def test_deny_glob_expands_too(policy_dir: Path, capabilities: dict[str, Capability]) -> None:
     text = HEAD + "  - id: r1\n    effect: deny\n    tools: ['demo_l?st']\n"
     text += "  - id: r2\n    tools: [demo_echo, demo_list]\n"
