@@ -188,7 +188,9 @@ def _resolved(
                     ("rules", i, "id"),
                 )
             )
-        who = resolve_who(rule.who, principals, doc, ("rules", i), problems)
+        who = rule.who
+        if g is not None:  # else gateway.yaml failed: its aliases are unknown, not missing
+            who = resolve_who(rule.who, principals, doc, ("rules", i), problems)
         tools = bound.tools.get(i, rule.tools)
         rules.append(rule.model_copy(update={"who": who, "tools": tools}))
     return policy.model_copy(update={"rules": rules})

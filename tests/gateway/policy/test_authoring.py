@@ -231,6 +231,17 @@ def test_alias_and_rule_may_not_both_set_a_key(
     ]
 
 
+def test_broken_gateway_yaml_does_not_make_aliases_unknown(
+    policy_dir: Path, capabilities: dict[str, Capability]
+) -> None:
+    _write(policy_dir, ALIASES + "max_result_chars: 0\n", "gateway.yaml")
+    _write(policy_dir, HEAD + "  - id: r1\n    tools: [demo_echo]\n    who: {principal: agents}\n")
+    assert _problems(policy_dir, capabilities) == [
+        f"{policy_dir / 'gateway.yaml'}:4: max_result_chars: Input should be greater than "
+        "or equal to 1"
+    ]
+
+
 def test_alias_may_not_name_an_alias(policy_dir: Path, capabilities: dict[str, Capability]) -> None:
     _write(policy_dir, ALIASES + "  bots: {principal: agents}\n", "gateway.yaml")
     assert _problems(policy_dir, capabilities) == [
