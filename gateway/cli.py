@@ -199,6 +199,17 @@ def _replay_arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser)
 
 
+def _config_here(parser: argparse.ArgumentParser) -> None:
+    """``--config`` after a subcommand too: the settings name the capabilities (and tools)."""
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="settings file, for the capabilities it adds (default: $LABGATE_CONFIG, "
+        "else ./gateway.yaml)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labgate", description="The Hermes capability server.")
     parser.add_argument("--config", type=Path, help="settings file (default: $LABGATE_CONFIG)")
@@ -230,16 +241,21 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(fn=cmd_token)
 
     policy = sub.add_parser("policy", help="check, explain, diff and test policies")
+    _config_here(policy)
     psub = policy.add_subparsers(dest="action", required=True)
     p = psub.add_parser("check", help="validate a policy directory (exit 1 on error)")
     p.add_argument("dir", nargs="?", help="policy directory (default: policies)")
+    _config_here(p)
     p = psub.add_parser("test", help="run the *.cases.yaml decision cases")
     p.add_argument("dir", nargs="?", help="policy directory (default: policies)")
+    _config_here(p)
     p = psub.add_parser("diff", help="who gains or loses what between two policy directories")
     p.add_argument("a", help="the policy directory before")
     p.add_argument("b", help="the policy directory after")
+    _config_here(p)
     p = psub.add_parser("explain", help="the decision trace for given claims, tool and arguments")
     p.add_argument("--dir", help="policy directory (default: policies)")
+    _config_here(p)
     p.add_argument("--claims", required=True, help='JSON, e.g. {"client_id":"hermes"}')
     p.add_argument("--tool", required=True, help="the tool to decide on")
     p.add_argument("--args", help="JSON object of arguments")
@@ -247,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     psub.add_parser("schema", help="print the JSON Schema of a policy file")
     p = psub.add_parser("replay", help="re-decide recorded calls under a proposed policy")
     _replay_arguments(p)
+    _config_here(p)
     policy.set_defaults(fn=cmd_policy)
 
     audit = sub.add_parser("audit", help="read and verify the audit log")

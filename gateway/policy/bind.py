@@ -4,21 +4,28 @@ A rule that names an unknown tool, argument, scope key or result field is a load
 is a bound that does not fit its argument's type (``max`` on a string, ``pattern`` on a
 number). A rule listing several tools may name an argument or record field that at least one
 of them has; a bound applies to the calls whose arguments carry it.
+
+A ``tools`` entry with ``*``, ``?`` or ``[`` is a glob: it expands to the capability's own
+tools that match it when the set loads (never to another capability's tool), and one that
+matches none is a load error. An unknown tool name is an error that suggests the nearest
+names and lists the capability's tools.
 """
 
 from __future__ import annotations
 
+import difflib
 import enum
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from gateway.capability import Capability, Tool
 from gateway.errors import PolicyError
-from gateway.policy.model import ArgBound, CapabilityPolicy, Rule
+from gateway.policy.model import ArgBound, CapabilityPolicy, Rule, is_glob
 from gateway.policy.yamlsrc import YamlDoc, pydantic_problems
 
 __all__ = ["Bound", "bind_policy", "kinds"]
@@ -26,9 +33,11 @@ __all__ = ["Bound", "bind_policy", "kinds"]
 
 @dataclass(slots=True)
 class Bound:
-    """What binding found: validated scopes by rule id, and the problems."""
+    """What binding found: validated scopes by rule id, expanded tools, and the problems."""
 
     scopes: dict[str, BaseModel] = field(default_factory=dict)
+    #: Rule position -> its ``tools`` with every glob expanded (``["*"]`` stays as is).
+    tools: dict[int, list[str]] = field(default_factory=dict)
     problems: list[PolicyError] = field(default_factory=list)
 
 
@@ -118,20 +127,65 @@ def _record_fields(tools: list[Tool[Any, Any]]) -> set[str]:
     return out
 
 
-def _bind_rule(rule: Rule, i: int, cap: Capability, doc: YamlDoc, out: Bound) -> None:
-    at = ("rules", i)
+def _unknown_tool(name: str, cap: Capability, others: Mapping[str, Capability]) -> str:
+    names = [t.name for t in cap.tools]
+    message = f"unknown tool {name} in capability {cap.name}"
+    owner = next((c.name for c in others.values() if c.tool(name) is not None), None)
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if owner is not None and owner != cap.name:
+        message += f" (it is a tool of capability {owner}: policies/{owner}.yaml)"
+    elif close:
+        message += f" (did you mean {' or '.join(close)}?)"
+    return f"{message}; its tools: {', '.join(names)}; globs such as {cap.name}_* work too"
+
+
+def _expand(
+    rule: Rule,
+    at: tuple[str, int],
+    cap: Capability,
+    others: Mapping[str, Capability],
+    doc: YamlDoc,
+    out: Bound,
+) -> list[Tool[Any, Any]]:
+    """The tools a rule names, globs expanded; unknown names and empty globs are problems."""
     tools: list[Tool[Any, Any]] = []
     for j, name in enumerate(rule.tools or []):
         if name == "*":
             tools = list(cap.tools)
             continue
+        if is_glob(name):
+            matched = [t for t in cap.tools if fnmatchcase(t.name, name)]
+            if not matched:
+                names = ", ".join(t.name for t in cap.tools)
+                out.problems.append(
+                    doc.error(
+                        f"tools: {name} matches no tool of capability {cap.name}; "
+                        f"its tools: {names}",
+                        (*at, "tools", j),
+                    )
+                )
+            tools.extend(t for t in matched if t not in tools)
+            continue
         found = cap.tool(name)
         if found is None:
-            out.problems.append(
-                doc.error(f"unknown tool {name} in capability {cap.name}", (*at, "tools", j))
-            )
-        else:
+            out.problems.append(doc.error(_unknown_tool(name, cap, others), (*at, "tools", j)))
+        elif found not in tools:
             tools.append(found)
+    return tools
+
+
+def _bind_rule(
+    rule: Rule,
+    i: int,
+    cap: Capability,
+    others: Mapping[str, Capability],
+    doc: YamlDoc,
+    out: Bound,
+) -> None:
+    at = ("rules", i)
+    tools = _expand(rule, at, cap, others, doc, out)
+    if rule.tools is not None:
+        out.tools[i] = ["*"] if "*" in rule.tools else [t.name for t in tools]
     for arg, bound in (rule.args or {}).items():
         annotations = _arg_fields(tools, arg)
         if not annotations:
@@ -211,7 +265,7 @@ def bind_policy(
             out.problems.append(doc.error(f"rule id {rule.id} is used twice", ("rules", i, "id")))
         seen.add(rule.id)
         try:
-            _bind_rule(rule, i, cap, doc, out)
+            _bind_rule(rule, i, cap, capabilities, doc, out)
         except Exception as exc:  # a capability model that cannot be introspected
             out.problems.append(
                 doc.error(f"rule cannot be checked: {type(exc).__name__}", ("rules", i))

@@ -65,6 +65,8 @@ class CaseResult:
     note: str
     problems: tuple[str, ...]
     decision: Decision
+    #: The capability the case's tool belongs to (its decision's rule id is one of its rules).
+    capability: str = ""
 
     @property
     def ok(self) -> bool:
@@ -146,6 +148,7 @@ def run_case_file(
                 note=case.note,
                 problems=tuple(_check(case, decision)),
                 decision=decision,
+                capability=call.capability,
             )
         )
     return results

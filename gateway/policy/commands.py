@@ -23,7 +23,22 @@ from gateway.policy.evaluate import CallRequest, capability_for_tool, evaluate
 from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
 from gateway.policy.model import CapabilityPolicy, GlobalPolicy
 
-__all__ = ["check", "diff", "explain", "json_schema", "test", "write_json_schema"]
+__all__ = [
+    "SCOPE_NOTE",
+    "check",
+    "diff",
+    "explain",
+    "json_schema",
+    "test",
+    "unexercised",
+    "write_json_schema",
+]
+
+#: Scope globs select upstream objects, which only the live upstream knows.
+SCOPE_NOTE = (
+    "scope globs are matched against the live upstream; "
+    "`labgate doctor` reports one that matches nothing (glob-empty)"
+)
 
 
 def _print_error(exc: PolicyError, out: TextIO) -> None:
@@ -56,6 +71,14 @@ def check(path: Path, capabilities: Mapping[str, Capability], *, out: TextIO | N
         print("  kill switch is ON: every agent call is denied", file=out)
     if ps.global_policy.maintenance.enabled:
         print("  maintenance is ON: every agent call is denied", file=out)
+    for name in sorted(ps.globs):
+        for rule in ps.capabilities[name].rules:
+            written = ps.globs[name].get(rule.id)
+            if written is not None:
+                tools = ", ".join(rule.tools or [])
+                print(f"  {name}/{rule.id}: tools {', '.join(written)} = {tools}", file=out)
+    if any(r.scope for p in ps.capabilities.values() for r in p.rules):
+        print(f"  note: {SCOPE_NOTE}", file=out)
     return 0
 
 
@@ -143,6 +166,7 @@ def test(
         print(f"no case files matching {cases_glob} in {path}", file=out)
         return 1
     passed = failed = 0
+    decided: set[tuple[str, str | None]] = set()
     for file in files:
         try:
             results = run_case_file(file, ps, capabilities, now or datetime.now(UTC))
@@ -155,13 +179,33 @@ def test(
             failed += 1
             continue
         for r in results:
+            decided |= {(r.capability, r.decision.rule_id), ("", r.decision.gate_rule_id)}
             if r.ok:
                 passed += 1
                 continue
             failed += 1
             print(f"{r.file}:{r.line}: FAIL {r.note}: {'; '.join(r.problems)}", file=out)
+    idle = unexercised(ps, decided)
+    if idle:
+        print(f"rules no case exercises ({len(idle)}): {', '.join(idle)}", file=out)
     print(f"{passed} passed, {failed} failed (policy {ps.version})", file=out)
     return 1 if failed else 0
+
+
+def unexercised(ps: PolicySet, decided: set[tuple[str, str | None]]) -> list[str]:
+    """``file/rule-id`` of every rule that decided none of the cases.
+
+    ``decided`` holds ``(capability, rule id)`` of each case's decision. A capability rule is
+    exercised when a decision names it (the allow rule that allowed, the deny rule that
+    denied, the allow rule whose bound denied); a global rule when a decision named it or a
+    call passed through it (global rule ids are unique across the set).
+    """
+    ids = {rule_id for _, rule_id in decided}
+    out = [f"gateway/{r.id}" for r in ps.global_policy.rules if r.id not in ids]
+    for name in sorted(ps.capabilities):
+        rules = ps.capabilities[name].rules
+        out += [f"{name}/{r.id}" for r in rules if (name, r.id) not in decided]
+    return out
 
 
 def json_schema() -> dict[str, Any]:

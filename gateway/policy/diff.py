@@ -2,7 +2,9 @@
 
 Lines are grouped by capability (sorted) and rule (in the new file's order, removed rules
 last): who gains or loses which tool, argument bounds widened or narrowed, scope, result
-fields, limits, time windows, rule order (the first matching allow rule wins).
+fields, limits, time windows, rule order (the first matching allow rule wins). Tool globs
+are shown with the tools they expand to; the global rules and principal aliases of
+``gateway.yaml`` come first.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 from typing import Any
 
 from gateway.policy.loader import PolicySet
-from gateway.policy.model import ArgBound, CapabilityPolicy, Rule, Who
+from gateway.policy.model import ArgBound, CapabilityPolicy, GlobalRule, Rule, Who
 
 __all__ = ["diff_sets", "who_text"]
 
@@ -127,6 +129,59 @@ def _result_lines(old: Rule, new: Rule) -> list[str]:
     return out
 
 
+def _glob_lines(name: str, a: PolicySet, b: PolicySet) -> list[str]:
+    """``tools: [health_*] = ...`` for each new or changed rule written with a glob."""
+    old_policy, new_policy = a.capabilities.get(name), b.capabilities.get(name)
+    if new_policy is None:
+        return []
+    old = {r.id: r for r in old_policy.rules} if old_policy else {}
+    written_old = a.globs.get(name, {})
+    out = []
+    for rule in new_policy.rules:
+        written = b.globs.get(name, {}).get(rule.id)
+        if written is None:
+            continue
+        before = old.get(rule.id)
+        if before is None or before.tools != rule.tools or written_old.get(rule.id) != written:
+            tools = ", ".join(rule.tools or [])
+            out.append(f"{name}: rule {rule.id}: tools {_show(list(written))} expand to {tools}")
+    return out
+
+
+def _global_rule_lines(old: GlobalRule | None, new: GlobalRule | None) -> list[str]:
+    def text(r: GlobalRule) -> str:
+        when = _show(r.when.model_dump(mode="json")) if r.when else "always"
+        return f"{r.effect} {who_text(r.who)} when {when}"
+
+    if old is None and new is not None:
+        return [f"rule added: {text(new)}"]
+    if new is None and old is not None:
+        return [f"rule removed: {text(old)}"]
+    assert old is not None and new is not None
+    return [f"{text(old)} -> {text(new)}"] if text(old) != text(new) else []
+
+
+def _global_lines(a: PolicySet, b: PolicySet) -> list[str]:
+    out = []
+    ga = a.global_policy.model_dump(mode="json", exclude={"rules", "principals"})
+    gb = b.global_policy.model_dump(mode="json", exclude={"rules", "principals"})
+    for key in ga:
+        if ga[key] != gb[key]:
+            out.append(f"gateway: {key}: {_show(ga[key])} -> {_show(gb[key])}")
+    pa, pb = a.global_policy.principals, b.global_policy.principals
+    for alias in sorted(set(pa) | set(pb)):
+        before = who_text(pa[alias]) if alias in pa else "(none)"
+        after = who_text(pb[alias]) if alias in pb else "(none)"
+        if before != after:
+            out.append(f"gateway: principals.{alias}: {before} -> {after}")
+    old = {r.id: r for r in a.global_policy.rules}
+    new = {r.id: r for r in b.global_policy.rules}
+    for rule_id in [*new, *(i for i in old if i not in new)]:
+        for line in _global_rule_lines(old.get(rule_id), new.get(rule_id)):
+            out.append(f"gateway: rule {rule_id}: {line}")
+    return out
+
+
 def _capability_lines(
     name: str, a: CapabilityPolicy | None, b: CapabilityPolicy | None
 ) -> list[str]:
@@ -149,12 +204,8 @@ def _capability_lines(
 
 def diff_sets(a: PolicySet, b: PolicySet) -> list[str]:
     """Human-readable differences from ``a`` to ``b``; empty when they decide alike."""
-    out = []
-    ga = a.global_policy.model_dump(mode="json")
-    gb = b.global_policy.model_dump(mode="json")
-    for key in ga:
-        if ga[key] != gb[key]:
-            out.append(f"gateway: {key}: {_show(ga[key])} -> {_show(gb[key])}")
+    out = _global_lines(a, b)
     for name in sorted(set(a.capabilities) | set(b.capabilities)):
         out += _capability_lines(name, a.capabilities.get(name), b.capabilities.get(name))
+        out += _glob_lines(name, a, b)
     return out

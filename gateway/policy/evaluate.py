@@ -6,11 +6,14 @@ No I/O, no clock reads, no globals: the caller passes ``now``. Order of evaluati
 2. maintenance -> deny ``maintenance``;
 3. capability without policy / tool not in the capability -> deny ``capability-off`` /
    ``unknown-tool``, with the same message as every other denial;
-4. any matching deny rule -> deny ``deny-rule``;
-5. the first matching allow rule in file order -> its argument bounds (skipped when
+4. the global rules of ``gateway.yaml``: any matching global deny rule -> deny ``deny-rule``;
+   when there are global allow rules and none matches -> deny ``default-deny`` (plus
+   ``outside-hours`` when one matched all but its time window);
+5. any matching deny rule of the capability -> deny ``deny-rule``;
+6. the first matching allow rule in file order -> its argument bounds (skipped when
    ``args`` is ``None``, as for the tool list) -> allow with its obligations, or deny
    ``arg-out-of-range`` / ``arg-not-allowed`` naming the argument and the bound;
-6. otherwise deny ``default-deny`` (plus ``outside-hours`` when an allow rule matched all
+7. otherwise deny ``default-deny`` (plus ``outside-hours`` when an allow rule matched all
    but its time window).
 
 Any exception denies with ``policy-error``; a failing rule is never skipped.
@@ -28,7 +31,7 @@ from pydantic import BaseModel
 from gateway.capability import Capability, Principal
 from gateway.errors import Denied
 from gateway.policy.loader import PolicySet
-from gateway.policy.model import ArgBound, Limits, ResultRule, Rule, When, Who
+from gateway.policy.model import ArgBound, GlobalRule, Limits, ResultRule, Rule, When, Who
 from gateway.policy.reasons import Reason
 
 __all__ = [
@@ -84,6 +87,8 @@ class Decision:
     #: Argument names the audit record must not store: the ``redact`` lists of every rule
     #: of the capability naming this tool (so a denied call is redacted too).
     redact: tuple[str, ...] = ()
+    #: The global allow rule (``gateway.yaml``) the call passed, when there are any.
+    gate_rule_id: str | None = None
 
 
 class _Trace:
@@ -91,13 +96,22 @@ class _Trace:
         self.version = version
         self.lines: list[str] = []
         self.redact: tuple[str, ...] = ()
+        self.gate: str | None = None
 
     def deny(
         self, reasons: tuple[Reason, ...], message: str = NOT_PERMITTED, rule_id: str | None = None
     ) -> Decision:
         self.lines.append(f"decision: deny ({', '.join(reasons)})")
         return Decision(
-            False, reasons, rule_id, self.version, None, message, tuple(self.lines), self.redact
+            False,
+            reasons,
+            rule_id,
+            self.version,
+            None,
+            message,
+            tuple(self.lines),
+            self.redact,
+            self.gate,
         )
 
 
@@ -105,6 +119,8 @@ def _who(who: Who | None, p: Principal) -> str | None:
     """``None`` when ``who`` matches, else which key did not."""
     if who is None:
         return None
+    if who.principal is not None:  # the loader resolves aliases; an unresolved one never matches
+        return "principal"
     checks: tuple[tuple[str, list[str] | None, tuple[str, ...]], ...] = (
         ("clients", who.clients, (p.client_id,) if p.client_id else ()),
         ("groups", who.groups, p.groups),
@@ -132,10 +148,12 @@ def _inside(when: When, now: datetime) -> bool:
     return minute >= start or minute < end
 
 
-def _match(rule: Rule, req: CallRequest, t: _Trace) -> tuple[bool, bool]:
+def _match(rule: Rule | GlobalRule, req: CallRequest, t: _Trace) -> tuple[bool, bool]:
     """``(matches, matched_but_for_when)`` for one rule, with a trace line."""
     head = f"rule {rule.id} ({rule.effect})"
-    if not rule.applies_to(req.tool):
+    if isinstance(rule, GlobalRule):
+        head = f"global {head}"
+    elif not rule.applies_to(req.tool):
         t.lines.append(f"{head}: tool {req.tool} not listed")
         return False, False
     missed = _who(rule.who, req.principal)
@@ -217,8 +235,38 @@ def _allow(rule: Rule, req: CallRequest, ps: PolicySet, t: _Trace) -> Decision:
     )
     t.lines.append(f"decision: allow by rule {rule.id}")
     return Decision(
-        True, (Reason.ALLOWED,), rule.id, ps.version, obligations, "", tuple(t.lines), t.redact
+        True,
+        (Reason.ALLOWED,),
+        rule.id,
+        ps.version,
+        obligations,
+        "",
+        tuple(t.lines),
+        t.redact,
+        t.gate,
     )
+
+
+def _global_rules(req: CallRequest, ps: PolicySet, t: _Trace) -> Decision | None:
+    """A denial by the rules of ``gateway.yaml``, or ``None`` to go on to the capability's."""
+    rules = ps.global_policy.rules
+    for rule in rules:
+        if rule.effect == "deny" and _match(rule, req, t)[0]:
+            return t.deny((Reason.DENY_RULE,), rule_id=rule.id)
+    gates = [r for r in rules if r.effect == "allow"]
+    if not gates:
+        return None
+    outside = False
+    for rule in gates:
+        matched, only_when = _match(rule, req, t)
+        if matched:
+            t.gate = rule.id
+            return None
+        outside = outside or only_when
+    t.lines.append("no global allow rule matches")
+    if outside:
+        return t.deny((Reason.DEFAULT_DENY, Reason.OUTSIDE_HOURS))
+    return t.deny((Reason.DEFAULT_DENY,))
 
 
 def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Decision:
@@ -246,6 +294,9 @@ def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Deci
     if req.tool not in ps.tools.get(req.capability, ()):
         t.lines.append(f"tool {req.tool} is not a tool of {req.capability}")
         return t.deny((Reason.UNKNOWN_TOOL,))
+    global_denial = _global_rules(req, ps, t)
+    if global_denial is not None:
+        return global_denial
     rules = policy.rules
     if indexed is not None:
         positions = indexed.candidates(req.principal.client_id)

@@ -2,9 +2,12 @@
 
 The directory holds ``gateway.yaml`` (required) and one ``<capability>.yaml`` per enabled
 capability. ``*.cases.yaml`` (decision cases), dotfiles and anything not ending in ``.yaml``
-are ignored. A capability without a file is off. Every problem in the set is collected;
-the first is raised as a :class:`PolicyLoadError` that carries them all. Nothing but
-:class:`PolicyError` leaves :func:`load_policy_dir`.
+are ignored, except a ``.yml`` file, which is an error (it would otherwise leave its
+capability off without a word). A capability without a file is off. ``gateway.yaml`` is read
+first: its principal aliases resolve the ``who`` of every rule, and its rule ids may not
+recur in a capability file (a decision's rule id names one rule). Every problem in the set
+is collected; the first (in file, then line order) is raised as a :class:`PolicyLoadError`
+that carries them all. Nothing but :class:`PolicyError` leaves :func:`load_policy_dir`.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.capability import Capability
 from gateway.errors import PolicyError
-from gateway.policy.bind import bind_policy
+from gateway.policy.aliases import check_aliases, resolve_who
+from gateway.policy.bind import Bound, bind_policy
 from gateway.policy.index import ToolRules, build_index
-from gateway.policy.model import CapabilityPolicy, GlobalPolicy
+from gateway.policy.model import CapabilityPolicy, GlobalPolicy, is_glob
 from gateway.policy.version import policy_version
 from gateway.policy.yamlsrc import YamlDoc, parse_yaml, pydantic_problems
 
@@ -71,6 +75,21 @@ class PolicySet:
     arg_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
     #: capability -> tool -> the rules that may apply (see gateway/policy/index.py).
     index: Mapping[str, Mapping[str, ToolRules]] = field(default_factory=dict)
+    #: capability -> rule id -> ``tools`` as written, for rules with a glob (the rules
+    #: themselves hold the expansion).
+    globs: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
+
+
+def misnamed_files(path: Path) -> list[Path]:
+    """``.yml`` files: never read, so refused rather than silently leaving a capability off."""
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.suffix.lower() in (".yml", ".yaml")
+        and not p.name.endswith(".yaml")
+        and not p.name.startswith(".")
+        and p.is_file()
+    )
 
 
 def policy_files(path: Path) -> list[Path]:
@@ -107,31 +126,101 @@ def _validate(model: type[BaseModel], doc: YamlDoc, problems: list[PolicyError])
         return None
 
 
+def _misnamed(path: Path) -> list[PolicyError]:
+    out = []
+    for p in misnamed_files(path):
+        stem = p.name[: -len(p.suffix)]
+        out.append(
+            PolicyError(
+                f"policy files end in .yaml; {p.name} is not read: rename it to {stem}.yaml",
+                file=str(p),
+                line=1,
+            )
+        )
+    return out
+
+
+def _global(
+    path: Path, raw: Mapping[str, bytes], problems: list[PolicyError]
+) -> GlobalPolicy | None:
+    """Parse and validate ``gateway.yaml``; its rules' aliases resolved."""
+    file = str(path / GLOBAL_FILE)
+    try:
+        doc = parse_yaml(raw[GLOBAL_FILE], file)
+    except PolicyError as exc:
+        problems.append(exc)
+        return None
+    if doc.data is None:  # empty, blank or comments only: a truncated file looks so
+        problems.append(doc.error(EMPTY_GLOBAL))
+        return None
+    g: GlobalPolicy | None = _validate(GlobalPolicy, doc, problems)
+    if g is None:
+        return None
+    problems.extend(check_aliases(g.principals, doc))
+    seen: set[str] = set()
+    rules = []
+    for i, rule in enumerate(g.rules):
+        if rule.id in seen:
+            problems.append(doc.error(f"rule id {rule.id} is used twice", ("rules", i, "id")))
+        seen.add(rule.id)
+        who = resolve_who(rule.who, g.principals, doc, ("rules", i), problems)
+        rules.append(rule.model_copy(update={"who": who}))
+    return g.model_copy(update={"rules": rules})
+
+
+def _resolved(
+    policy: CapabilityPolicy,
+    bound: Bound,
+    g: GlobalPolicy | None,
+    doc: YamlDoc,
+    problems: list[PolicyError],
+) -> CapabilityPolicy:
+    """The policy with globs expanded and aliases resolved; clashes with gateway.yaml noted."""
+    principals = g.principals if g is not None else {}
+    global_ids = {r.id for r in g.rules} if g is not None else set()
+    rules = []
+    for i, rule in enumerate(policy.rules):
+        if rule.id in global_ids:
+            problems.append(
+                doc.error(
+                    f"rule id {rule.id} is also a rule of {GLOBAL_FILE}; "
+                    "rule ids must be unique across the set",
+                    ("rules", i, "id"),
+                )
+            )
+        who = rule.who
+        if g is not None:  # else gateway.yaml failed: its aliases are unknown, not missing
+            who = resolve_who(rule.who, principals, doc, ("rules", i), problems)
+        tools = bound.tools.get(i, rule.tools)
+        rules.append(rule.model_copy(update={"who": who, "tools": tools}))
+    return policy.model_copy(update={"rules": rules})
+
+
+def _written_globs(policy: CapabilityPolicy) -> dict[str, tuple[str, ...]]:
+    return {r.id: tuple(r.tools or ()) for r in policy.rules if any(map(is_glob, r.tools or ()))}
+
+
 def _load(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
     if not path.is_dir():
         raise PolicyError(f"policy directory {path} does not exist")
     paths = policy_files(path)
     if len(paths) > MAX_FILES:
         raise PolicyError(f"more than {MAX_FILES} policy files in {path}")
-    problems: list[PolicyError] = []
+    problems: list[PolicyError] = _misnamed(path)
     raw: dict[str, bytes] = {p.name: p.read_bytes() for p in paths}
     if GLOBAL_FILE not in raw:
         raise PolicyError(f"{GLOBAL_FILE} is missing", file=str(path / GLOBAL_FILE), line=1)
-    global_policy: GlobalPolicy | None = None
+    global_policy = _global(path, raw, problems)
     policies: dict[str, CapabilityPolicy] = {}
     scopes: dict[str, Mapping[str, BaseModel]] = {}
+    globs: dict[str, Mapping[str, tuple[str, ...]]] = {}
     for name, content in raw.items():
-        file = str(path / name)
+        if name == GLOBAL_FILE:
+            continue
         try:
-            doc = parse_yaml(content, file)
+            doc = parse_yaml(content, str(path / name))
         except PolicyError as exc:
             problems.append(exc)
-            continue
-        if name == GLOBAL_FILE:
-            if doc.data is None:  # empty, blank or comments only: a truncated file looks so
-                problems.append(doc.error(EMPTY_GLOBAL))
-                continue
-            global_policy = _validate(GlobalPolicy, doc, problems)
             continue
         stem = name.removesuffix(".yaml")
         if stem not in capabilities:
@@ -142,9 +231,11 @@ def _load(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
             continue
         bound = bind_policy(policy, stem, capabilities, doc)
         problems.extend(bound.problems)
-        policies[stem] = policy
+        policies[stem] = _resolved(policy, bound, global_policy, doc, problems)
         scopes[stem] = _frozen(bound.scopes)
-    if problems:
+        globs[stem] = _frozen(_written_globs(policy))
+    if problems:  # reported in file order, then line order
+        problems.sort(key=lambda p: (p.file or "", p.line or 0))
         raise PolicyLoadError(problems)
     assert global_policy is not None
     return PolicySet(
@@ -161,6 +252,7 @@ def _load(path: Path, capabilities: Mapping[str, Capability]) -> PolicySet:
                 for n, p in policies.items()
             }
         ),
+        globs=_frozen(globs),
     )
 
 

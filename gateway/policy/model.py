@@ -20,6 +20,7 @@ __all__ = [
     "CapabilityPolicy",
     "Day",
     "GlobalPolicy",
+    "GlobalRule",
     "Limits",
     "Maintenance",
     "ResultRule",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+ALIAS = r"^[a-z][a-z0-9_-]{0,63}$"
+#: Characters that make a ``tools`` entry a glob (expanded against the capability's tools).
+GLOB_CHARS = frozenset("*?[")
 HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
 RATE = re.compile(r"^([1-9]\d{0,8})/(second|minute|hour|day)$")
 #: Seconds per period word of a ``rate``.
@@ -46,13 +50,23 @@ class _Strict(BaseModel):
 
 
 class Who(_Strict):
-    """All given keys must match; a list matches when any item matches."""
+    """All given keys must match; a list matches when any item matches.
 
+    ``principal`` names an alias from ``gateway.yaml`` ``principals``; the loader replaces it
+    by the alias's keys (merged with the other keys given), so evaluation never sees it.
+    """
+
+    principal: Annotated[str, Field(pattern=ALIAS)] | None = None
     clients: NameList | None = None
     groups: NameList | None = None
     users: NameList | None = None
     subjects: NameList | None = None
     entitlements: NameList | None = None
+
+
+def is_glob(name: str) -> bool:
+    """Whether a ``tools`` entry is a glob (``health_*``), not a tool name."""
+    return any(c in GLOB_CHARS for c in name)
 
 
 class When(_Strict):
@@ -171,7 +185,10 @@ class Rule(_Strict):
             if not tools:
                 raise ValueError("an allow rule must list its tools")
             if "*" in tools:
-                raise ValueError('"*" is only allowed on deny rules; list the tools to allow')
+                raise ValueError(
+                    '"*" is only allowed on deny rules; list the tools to allow, '
+                    "by name or by a glob such as health_*"
+                )
         else:
             extra = [
                 k
@@ -196,6 +213,26 @@ class CapabilityPolicy(_Strict):
     rules: Annotated[list[Rule], Field(max_length=1000)] = Field(default_factory=list)
 
 
+class GlobalRule(_Strict):
+    """A rule of ``gateway.yaml``: it holds across every capability and tool.
+
+    ``deny`` denies every call it matches. ``allow`` rules are a gate: when there is at
+    least one, a call must match one of them (and then a capability rule) to be allowed.
+    """
+
+    id: Annotated[str, Field(pattern=RULE_ID, max_length=64)]
+    effect: Literal["allow", "deny"] = "deny"
+    description: Annotated[str, Field(max_length=500)] | None = None
+    who: Who | None = None
+    when: When | None = None
+
+    @model_validator(mode="after")
+    def _narrow(self) -> GlobalRule:
+        if self.who is None and self.when is None:
+            raise ValueError("a global rule needs who or when (else it matches every call)")
+        return self
+
+
 class Maintenance(_Strict):
     enabled: bool = False
     message: Annotated[str, Field(max_length=200)] | None = None
@@ -206,6 +243,10 @@ class GlobalPolicy(_Strict):
 
     kill_switch: bool = False
     maintenance: Maintenance = Maintenance()
+    #: Reusable ``who`` blocks, referenced from any rule as ``who: {principal: NAME}``.
+    principals: dict[Annotated[str, Field(pattern=ALIAS)], Who] = Field(default_factory=dict)
+    #: Rules over every capability, evaluated before the capabilities' own rules.
+    rules: Annotated[list[GlobalRule], Field(max_length=200)] = Field(default_factory=list)
     limits: Limits | None = None
     max_result_chars: Annotated[int, Field(ge=1, le=MAX_RESULT_CHARS)] = MAX_RESULT_CHARS
     tool_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10.0

@@ -39,7 +39,7 @@ def results() -> dict[Path, list[CaseResult]]:
 
 
 def test_table_covers_every_directory() -> None:
-    assert {f.parent.name for f in CASE_FILES} == {"base", "killed", "maintenance"}
+    assert {f.parent.name for f in CASE_FILES} == {"base", "global", "killed", "maintenance"}
     assert len(_params()) >= 30
 
 

@@ -26,6 +26,7 @@ MODELS: list[type[BaseModel]] = [
     model.CapabilityPolicy,
     model.Maintenance,
     model.GlobalPolicy,
+    model.GlobalRule,
     CaseRequest,
     CaseWant,
 ]

@@ -144,7 +144,7 @@ def test_every_problem_is_collected(policy_dir: Path, capabilities: dict[str, Ca
     text = HEAD + "  - id: r1\n    tools: [demo_nope]\n  - id: r2\n    tools: [demo_gone]\n"
     err = _error(policy_dir, capabilities, text)
     assert isinstance(err, PolicyLoadError)
-    assert [(p.line, p.message) for p in err.problems] == [
+    assert [(p.line, p.message.split(" (")[0]) for p in err.problems] == [
         (4, "unknown tool demo_nope in capability demo"),
         (6, "unknown tool demo_gone in capability demo"),
     ]
@@ -195,7 +195,7 @@ def test_global_limits_validated(policy_dir: Path, capabilities: dict[str, Capab
 def test_ignored_files(policy_dir: Path, capabilities: dict[str, Capability]) -> None:
     before = load_policy_dir(policy_dir, capabilities)
     (policy_dir / "notes.txt").write_text("not: [yaml", "utf-8")
-    (policy_dir / "extra.yml").write_text("not: [yaml", "utf-8")
+    (policy_dir / ".extra.yml").write_text("not: [yaml", "utf-8")
     (policy_dir / ".demo.yaml.swp").write_text("not: [yaml", "utf-8")
     (policy_dir / "more.cases.yaml").write_text("cases: []", "utf-8")
     (policy_dir / "sub").mkdir()
