@@ -1,6 +1,7 @@
 """PostgreSQL for tests: a fresh database per session, and a proxy that can refuse connections.
 
-* ``pg_dsn`` (session): DSN of a new, uniquely named database, dropped at the end.
+* ``pg_dsn`` (session): DSN of a new, uniquely named database, dropped at the end;
+  ``pg_module_dsn`` the same for one module (tests that read back every row).
 * ``pg_proxy``: a :class:`TcpProxy` on a free loopback port in front of the server;
   ``await pg_proxy.stop()`` cuts every connection and closes the port (clients get a real
   ECONNREFUSED), ``await pg_proxy.start()`` opens it again. ``pg_proxy.stall()`` keeps every
@@ -17,13 +18,23 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 import asyncpg
 import pytest
 
 from tests.support.net import free_port
 
-__all__ = ["ADMIN_DSN", "TcpProxy", "free_port", "pg_dsn", "pg_proxy", "proxied"]
+__all__ = [
+    "ADMIN_DSN",
+    "TcpProxy",
+    "free_port",
+    "fresh_database",
+    "pg_dsn",
+    "pg_module_dsn",
+    "pg_proxy",
+    "proxied",
+]
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -36,9 +47,9 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture(scope="session")
-def pg_dsn() -> Iterator[str]:
-    """DSN of a new empty database (``labgate_test_<pid>_<random>``) for this session."""
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """DSN of a new empty database (``labgate_test_<pid>_<random>``), dropped on exit."""
     name = f"labgate_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     try:
         asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
@@ -48,6 +59,20 @@ def pg_dsn() -> Iterator[str]:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """A fresh database for this session, shared by its tests."""
+    with fresh_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def pg_module_dsn() -> Iterator[str]:
+    """A fresh database of the module's own, for tests that read back every row."""
+    with fresh_database() as dsn:
+        yield dsn
 
 
 class TcpProxy:

@@ -60,15 +60,17 @@ def _traffic(base: str, tmp: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory, pg_dsn: str) -> Iterator[Recorded]:
+def recorded(tmp_path_factory: pytest.TempPathFactory, pg_module_dsn: str) -> Iterator[Recorded]:
     tmp = tmp_path_factory.mktemp("replay-live")
-    config = {**live_config(tmp), "postgres": {"dsn": pg_dsn, "batch_size": 2}}
+    config = {**live_config(tmp), "postgres": {"dsn": pg_module_dsn, "batch_size": 2}}
     with running(tmp, config) as gw:
         calls = _traffic(gw.base, tmp)
-        while asyncio.run(_pg_calls(pg_dsn)) < calls:  # shipped: every call in PostgreSQL
+        while asyncio.run(_pg_calls(pg_module_dsn)) < calls:  # shipped: every call in PostgreSQL
             assert gw.proc.poll() is None, gw.log()
             time.sleep(0.05)
-    yield Recorded(tmp / "gateway.yaml", gw.journal, pg_dsn, Path(config["policy_dir"]), calls)
+    yield Recorded(
+        tmp / "gateway.yaml", gw.journal, pg_module_dsn, Path(config["policy_dir"]), calls
+    )
 
 
 def _proposed(src: Path, dst: Path) -> Path:
