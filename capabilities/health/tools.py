@@ -186,8 +186,9 @@ def _in_group(groups: list[str], wanted: str) -> bool:
 )
 async def list_services(args: ListServicesArgs, ctx: ToolContext) -> ServiceList:
     """Services monitored by Uptime Kuma that you may see: state (up, down, pending,
-    maintenance), since when, latency, uptime, certificate days left, last check. Filter by
-    status or status-page group; page with next_cursor."""
+    maintenance, paused), since when, latency, uptime, certificate days left, last check.
+    Filter by status or status-page group; page with next_cursor. Names are not unique:
+    two services may share one."""
     after = _decode_cursor(args.cursor) if args.cursor else None
     view = await _view(ctx)
     records = []
@@ -257,8 +258,8 @@ async def get_service(args: GetServiceArgs, ctx: ToolContext) -> ServiceDetail:
 
 @tool("health_summary", title="Lab health summary", output=Summary, upstream=UPSTREAM)
 async def summary(args: SummaryArgs, ctx: ToolContext) -> Summary:
-    """Counts of services by state, what is down or pending right now and since when, and
-    the incidents posted on the status pages."""
+    """Counts of services by state, what is down or pending right now and since when (paused
+    services are counted, not problems), and the incidents posted on the status pages."""
     view = await _view(ctx)
     counts = StatusCounts()
     problems = []
