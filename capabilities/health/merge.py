@@ -1,24 +1,27 @@
 """One view of each monitor, combined from /metrics and any number of status pages.
 
-Identity is the monitor id. 2.x metrics carry ``monitor_id``; 1.23 metrics do not, so a
-1.23 series joins a status-page monitor by name only when the name is unambiguous: exactly
-one monitor with that name on the pages and exactly one series with that name in
-``/metrics``. Two monitors with the same name are never merged (a hidden twin must not lend
-its status to a visible monitor); an unjoined series is a monitor of its own, without id.
+Identity is the monitor id, never the name: two monitors may share a name, and a hidden
+twin must not lend its status, latency or address to a visible monitor. 2.x metrics carry
+``monitor_id`` and join by it. 1.23 metrics do not, and a name that looks unique can still
+be two monitors (a paused page monitor has no series; a same-named one on no page has), so a
+1.23 series whose name a status page lists is left to the pages (which speak for the
+monitor from its own heartbeats) and kept aside as ``unattributed`` (never listed; its
+address is still one to hide); a series whose name no page lists is a monitor of its own,
+without id.
 
-Precedence: /metrics is live (never cached by Uptime Kuma), so its status and latency win;
+Precedence: /metrics is live (never cached by Uptime Kuma), so its status and latency win
+when joined by id;
 history, last-check time, group membership and the tag list come from the status pages
 (cached server-side for up to a minute).
 
 Paused: Uptime Kuma removes a monitor's series from ``/metrics`` when it stops (pause),
 and the public APIs never say "paused". A monitor a status page lists that is surely
-absent from ``/metrics`` (its id, or its unambiguous 1.23 name, is not there) is
+absent from ``/metrics`` (its id, or on 1.23 its name, is not there) is
 ``paused``; its last beat stays in its history.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -53,6 +56,7 @@ class Monitor:
     pages: set[str] = field(default_factory=set)
     in_metrics: bool = False
     absent_from_metrics: bool = False  # metrics were read and surely do not list it
+    unattributed: bool = False  # a 1.23 series that may be any same-named monitor's
 
 
 def build_monitors(
@@ -66,9 +70,13 @@ def build_monitors(
     """``metrics`` is None when /metrics was not read (disabled or failed)."""
     by_id = _from_pages(pages, heartbeats)
     monitors = list(by_id.values())
-    for mm, target in _join_metrics(metrics or [], by_id):
+    page_names = {m.name for m in monitors}
+    for mm in metrics or ():
+        target = by_id.get(mm.id) if mm.id is not None else None
         if target is None:
-            target = Monitor(name=mm.name, id=mm.id)
+            # 1.23: which same-named monitor a series is cannot be known
+            unattributed = mm.id is None and mm.name in page_names
+            target = Monitor(name=mm.name, id=mm.id, unattributed=unattributed)
             monitors.append(target)
             if mm.id is not None:
                 by_id[mm.id] = target
@@ -103,24 +111,6 @@ def _from_pages(
                 if beats is not None:
                     _apply_beats(mon, beats)
     return by_id
-
-
-def _join_metrics(
-    metrics: list[MetricMonitor], by_id: dict[int, Monitor]
-) -> list[tuple[MetricMonitor, Monitor | None]]:
-    """Each series with the monitor it belongs to (None: a monitor of its own)."""
-    page_names = Counter(m.name for m in by_id.values())
-    series_names = Counter(mm.name for mm in metrics if mm.id is None)
-    named = {m.name: m for m in by_id.values()}
-    out: list[tuple[MetricMonitor, Monitor | None]] = []
-    for mm in metrics:
-        if mm.id is not None:
-            out.append((mm, by_id.get(mm.id)))
-        elif page_names[mm.name] == 1 and series_names[mm.name] == 1:
-            out.append((mm, named[mm.name]))
-        else:
-            out.append((mm, None))
-    return out
 
 
 def _mark_absent(monitors: list[Monitor], metrics: list[MetricMonitor]) -> None:

@@ -96,13 +96,15 @@ async def _view(ctx: ToolContext) -> _View:
         now=ctx.now,
         stale_after_seconds=config.stale_after_seconds,
     )
-    split = split_visible(monitors, scope)
+    unattributed = [m for m in monitors if m.unattributed]
+    split = split_visible([m for m in monitors if not m.unattributed], scope)
     if split.hidden:
         ctx.notes["scope_dropped"] = len(split.hidden)
     if split.tags_unknown:
         # The policy filters by tag and no source gave these monitors' tag lists.
         ctx.notes["scope_tags_unknown"] = split.tags_unknown
-    redact = Redactor(split.visible, split.hidden, scope.show_addresses if scope else False)
+    show = scope.show_addresses if scope else False
+    redact = Redactor(split.visible, [*split.hidden, *unattributed], show)
     # Checked again, record by record, right before anything leaves.
     shown = [(redact.text(m.name), m) for m in split.visible if is_visible(m, scope)]
     shown.sort(key=lambda pair: (pair[0].casefold(), pair[1].id is None, pair[1].id or 0))
