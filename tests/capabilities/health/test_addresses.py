@@ -23,6 +23,7 @@ H = "[hidden]"
         ("::ffff:10.0.0.1 mapped", f"{H} mapped", None),
         ("net 10.0.0.0/24 and 010.000.000.001", f"net {H} and {H}", None),
         ("host=10.0.0.1,10.0.0.2", f"host={H},{H}", None),
+        ("ip=10.0.0.1. ip6=fe80::1, done", f"ip={H}. ip6={H}, done", None),
         ("(see nas.lab.internal:8080)", f"(see {H})", None),
         ("creds admin:hunter2@nas.lan:5000/x here", f"creds {H} here", f"creds {H} here"),
         ("see http://u:p@h.lan:80/x?token=abc#f).", f"see {H}).", "see http://h.lan:80/x)."),
