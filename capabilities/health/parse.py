@@ -5,9 +5,14 @@ Three versions are understood (recorded: 1.23.17, 2.0.2, 2.5.3):
 * ``/metrics``: Prometheus text. 1.23 labels are ``monitor_name, monitor_type, monitor_url,
   monitor_hostname, monitor_port``; 2.x adds ``monitor_id``; 2.1+ adds one label per tag and
   the ``monitor_uptime_ratio`` / ``monitor_response_time_seconds`` families (``window``).
-  Null columns are the string ``"null"``; a response time of -1 means "no ping".
+  Null columns are the string ``"null"``; a response time of -1 means "no ping". A tag
+  label holds the monitor's values for that tag joined by ``,`` (each reduced to
+  ``[A-Za-z0-9_]``): ``env="lab,lab"`` is the one tag ``env=lab``. Without ``monitor_id``
+  (1.23) a series is one monitor per distinct label set: two same-named monitors are two
+  series.
 * ``/api/status-page/<slug>``: ``incident`` (object or null, 1.23/2.0) or ``incidents``
-  (array, 2.1+), ``publicGroupList``, ``maintenanceList``.
+  (array, 2.1+), ``publicGroupList``, ``maintenanceList``. A monitor's ``tags`` key exists
+  only when the page shows tags (``showTags``); without it the tags are unknown, not empty.
 * ``/api/status-page/heartbeat/<slug>``: beats oldest first, times UTC without a zone.
 
 Anything that does not have these shapes raises :class:`BadResponse`.
@@ -55,6 +60,10 @@ _BUILTIN_LABELS = frozenset(
 )
 
 
+#: Without ``monitor_id``, what tells two series of same-named monitors apart.
+_IDENTITY = ("monitor_name", "monitor_type", "monitor_url", "monitor_hostname", "monitor_port")
+
+
 class BadResponse(ValueError):
     """The upstream answered with something that is not the expected format."""
 
@@ -80,7 +89,7 @@ class PageMonitor:
     name: str
     type: str | None
     url: str | None
-    tags: frozenset[str]
+    tags: frozenset[str] | None  # None: the page does not show tags
     cert_days: float | None
 
 
@@ -146,7 +155,7 @@ def parse_metrics(text: str) -> list[MetricMonitor]:
         raise BadResponse(f"metrics do not parse: {type(exc).__name__}") from None
     if not any(f.name == "monitor_status" for f in families):
         raise BadResponse("no monitor_status family: not Uptime Kuma metrics")
-    monitors: dict[tuple[str, str], MetricMonitor] = {}
+    monitors: dict[tuple[str | None, ...], MetricMonitor] = {}
     for family in families:
         if not family.name.startswith("monitor_"):
             continue
@@ -156,7 +165,7 @@ def parse_metrics(text: str) -> list[MetricMonitor]:
             if not name:
                 continue
             mid = labels.get("monitor_id")
-            key = ("id", mid) if mid else ("name", name)
+            key = ("id", mid) if mid else ("labels", *(labels.get(k) for k in _IDENTITY))
             mon = monitors.get(key)
             if mon is None:
                 mon = monitors[key] = _metric_monitor(labels)
@@ -166,7 +175,11 @@ def parse_metrics(text: str) -> list[MetricMonitor]:
 
 def _metric_monitor(labels: dict[str, str]) -> MetricMonitor:
     mid, port = labels.get("monitor_id", ""), _null(labels.get("monitor_port"))
-    tags = {k if not v else f"{k}={v}" for k, v in labels.items() if k not in _BUILTIN_LABELS}
+    tags: set[str] = set()
+    for key, joined in labels.items():
+        if key not in _BUILTIN_LABELS:
+            values = {v for v in joined.split(",") if v}
+            tags |= {f"{key}={v}" for v in values} if values else {key}
     return MetricMonitor(
         name=labels["monitor_name"],
         id=int(mid) if mid.isdigit() else None,
@@ -205,7 +218,7 @@ class _Monitor(_Loose):
     name: str
     type: str | None = None
     url: str | None = None
-    tags: list[_Tag] = []
+    tags: list[_Tag] | None = None
     certExpiryDaysRemaining: float | None = None
 
 
@@ -280,7 +293,7 @@ def parse_status_page(slug: str, data: Any) -> PageData:
                     m.name,
                     m.type,
                     clean_url(m.url),
-                    frozenset(_tag(t) for t in m.tags),
+                    None if m.tags is None else frozenset(_tag(t) for t in m.tags),
                     m.certExpiryDaysRemaining,
                 )
                 for m in g.monitorList

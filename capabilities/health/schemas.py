@@ -30,7 +30,9 @@ __all__ = [
     "SummaryArgs",
 ]
 
-Status = Literal["up", "down", "pending", "maintenance", "unknown"]
+#: ``paused``: a status page lists the monitor but ``/metrics`` does not (Uptime Kuma drops a
+#: stopped monitor's series; also briefly after its restart, until the monitor beats).
+Status = Literal["up", "down", "pending", "maintenance", "paused", "unknown"]
 
 #: A status-page slug as Uptime Kuma accepts it; it is put into a URL path.
 Slug = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
@@ -123,7 +125,7 @@ class Service(BaseModel):
     since_is_lower_bound: bool = Field(
         False, description="The state began at or before status_since (history ran out)."
     )
-    stale: bool = Field(False, description="No recent check: the monitor may be paused.")
+    stale: bool = Field(False, description="No recent check (paused, or checks stopped).")
     latency_ms: float | None = None
     uptime_24h: float | None = Field(None, description="Ratio 0..1.")
     uptime_30d: float | None = Field(None, description="Ratio 0..1 (Uptime Kuma 2.1+ metrics).")
@@ -179,6 +181,7 @@ class StatusCounts(BaseModel):
     down: int = 0
     pending: int = 0
     maintenance: int = 0
+    paused: int = 0
     unknown: int = 0
 
 

@@ -1,35 +1,36 @@
 """The policy scope of the health capability: which monitors are visible, what is hidden.
 
 * Visibility: every scope key that is set must match (AND); inside a key any glob may match.
-  Globs are case-insensitive (``fnmatch``). A key that needs data the configured sources do
-  not give (tags on 1.23/2.0 metrics, groups without status pages) matches nothing: the
-  scope fails closed.
-* Redaction: unless ``show_addresses``, URLs, hostnames and ports are dropped from records,
-  and any text from the upstream (names, tags, groups, incident text) has every address a
-  source reported, anything shaped like a URL, an IPv4 address or ``host.name:port``, and
-  every hidden monitor's name replaced by ``[hidden]``. A bare hostname that no source
-  reported cannot be told from a word and stays.
+  Globs are case-insensitive (``fnmatch``). A key that needs data the sources do not give
+  matches nothing, exclusions included: under ``tags`` or ``exclude_tags`` a monitor whose
+  tags are unknown (on no status page that shows tags; ``/metrics`` tag labels are never
+  complete) is hidden, and ``groups`` without status pages match nothing. Inclusion needs
+  the status page's tag list; exclusion also takes any tag ``/metrics`` reports.
+* Redaction: credentials never leave (user info, query and fragment of URLs, ``user:pass@``
+  in text, each password a monitor URL carries). Unless ``show_addresses``, URLs,
+  hostnames and ports are dropped from records, and any text from the upstream (names,
+  tags, groups, incident text) has every address a source reported, anything that parses
+  as an address (see :mod:`.addresses`), and every hidden monitor's name replaced by
+  ``[hidden]``. A bare hostname that no source reported cannot be told from a word and
+  stays.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Literal
 from urllib.parse import urlsplit
 
+from .addresses import HIDDEN, public_host, public_url, scrub
 from .merge import Monitor
 from .schemas import HealthScope
 
-__all__ = ["HIDDEN", "Redactor", "is_visible", "split_visible"]
+__all__ = ["HIDDEN", "Redactor", "Split", "is_visible", "split_visible"]
 
-HIDDEN = "[hidden]"
-_ADDRESS_SHAPES = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+"  # any URL
-    r"|(?<![\w.-])(?:[A-Za-z0-9-]+\.)+[A-Za-z0-9-]+:\d{1,5}(?!\d)"  # host.name:port
-    r"|(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?![\d.])"  # IPv4
-    r"|\[[0-9A-Fa-f:]*:[0-9A-Fa-f:]*\](?::\d{1,5})?"  # [IPv6]
-)
+Hidden = Literal["scope", "tags_unknown"]
 
 
 def _any(patterns: Iterable[str], values: Iterable[str]) -> bool:
@@ -46,34 +47,58 @@ def _tag_keys(tags: Iterable[str]) -> set[str]:
     return keys
 
 
-def is_visible(mon: Monitor, scope: HealthScope | None) -> bool:
+def uses_tags(scope: HealthScope | None) -> bool:
+    return scope is not None and (scope.tags is not None or bool(scope.exclude_tags))
+
+
+def why_hidden(mon: Monitor, scope: HealthScope | None) -> Hidden | None:
+    """``None`` when ``mon`` is visible, else why not."""
     if scope is None:
-        return True
+        return None
     if scope.names is not None and not _any(scope.names, [mon.name]):
-        return False
-    if scope.tags is not None and not _any(scope.tags, _tag_keys(mon.tags)):
-        return False
+        return "scope"
     if scope.groups is not None and not _any(scope.groups, mon.groups):
-        return False
+        return "scope"
     if _any(scope.exclude_names, [mon.name]):
-        return False
-    return not _any(scope.exclude_tags, _tag_keys(mon.tags))
+        return "scope"
+    if not uses_tags(scope):
+        return None
+    if not mon.tags_known:
+        return "tags_unknown"
+    if scope.tags is not None and not _any(scope.tags, _tag_keys(mon.tags)):
+        return "scope"
+    if _any(scope.exclude_tags, _tag_keys(mon.tags | mon.metric_tags)):
+        return "scope"
+    return None
 
 
-def split_visible(
-    monitors: list[Monitor], scope: HealthScope | None
-) -> tuple[list[Monitor], list[Monitor]]:
-    visible: list[Monitor] = []
-    hidden: list[Monitor] = []
+def is_visible(mon: Monitor, scope: HealthScope | None) -> bool:
+    return why_hidden(mon, scope) is None
+
+
+@dataclass(slots=True)
+class Split:
+    visible: list[Monitor] = field(default_factory=list)
+    hidden: list[Monitor] = field(default_factory=list)
+    tags_unknown: int = 0  # hidden only because a tag rule could not be answered
+
+
+def split_visible(monitors: list[Monitor], scope: HealthScope | None) -> Split:
+    split = Split()
     for mon in monitors:
-        (visible if is_visible(mon, scope) else hidden).append(mon)
-    return visible, hidden
+        reason = why_hidden(mon, scope)
+        (split.visible if reason is None else split.hidden).append(mon)
+        split.tags_unknown += reason == "tags_unknown"
+    return split
 
 
 def _addresses(mon: Monitor) -> set[str]:
     found: set[str] = set()
     if mon.url:
         found.add(mon.url)
+        shown = public_url(mon.url)
+        if shown:
+            found.add(shown)
         try:
             parts = urlsplit(mon.url)
             if parts.hostname:
@@ -82,11 +107,24 @@ def _addresses(mon: Monitor) -> set[str]:
                 found.add(parts.netloc.rpartition("@")[2])
         except ValueError:
             pass
-    if mon.hostname:
-        found.add(mon.hostname)
+    host = public_host(mon.hostname)
+    if host:
+        found.add(host)
         if mon.port is not None:
-            found.add(f"{mon.hostname}:{mon.port}")
+            found.add(f"{host}:{mon.port}")
     return found
+
+
+def _credentials(mon: Monitor) -> set[str]:
+    """User info and password of the monitor's URL and hostname: never shown."""
+    found: set[str] = set()
+    for value in (mon.url, mon.hostname):
+        if value and "@" in value:
+            found.add(value)
+            userinfo = value.rpartition("@")[0].rpartition("//")[2]
+            found.add(userinfo)
+            found.add(userinfo.partition(":")[2])
+    return {f for f in found if f}
 
 
 class Redactor:
@@ -95,9 +133,13 @@ class Redactor:
     def __init__(self, visible: list[Monitor], hidden: list[Monitor], show_addresses: bool) -> None:
         secrets: set[str] = {m.name for m in hidden}
         secrets -= {m.name for m in visible}  # same name on a visible monitor is not a secret
-        if not show_addresses:
-            for mon in (*visible, *hidden):
+        for mon in (*visible, *hidden):
+            secrets |= _credentials(mon)
+            if not show_addresses:
                 secrets |= _addresses(mon)
+        if show_addresses:  # a hidden monitor's address is no address the policy shows
+            shown = set().union(*(_addresses(m) for m in visible))
+            secrets |= set().union(*(_addresses(m) for m in hidden)) - shown
         self.show_addresses = show_addresses
         # Longest first so a URL is replaced before the hostname inside it.
         ordered = sorted((s for s in secrets if s.strip()), key=len, reverse=True)
@@ -108,7 +150,7 @@ class Redactor:
     def text(self, value: str) -> str:
         if self._pattern is not None:
             value = self._pattern.sub(HIDDEN, value)
-        return value if self.show_addresses else _ADDRESS_SHAPES.sub(HIDDEN, value)
+        return scrub(value, hide_addresses=not self.show_addresses)
 
     def texts(self, values: Iterable[str]) -> list[str]:
         return sorted({self.text(v) for v in values})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from gateway.errors import (
     UpstreamUnavailable,
 )
 
+from .addresses import public_host, public_url
 from .client import KumaClient, KumaError, Sources
 from .merge import Monitor, build_monitors
 from .parse import PageData
@@ -94,13 +96,18 @@ async def _view(ctx: ToolContext) -> _View:
         now=ctx.now,
         stale_after_seconds=config.stale_after_seconds,
     )
-    visible, hidden = split_visible(monitors, scope)
-    if hidden:
-        ctx.notes["scope_dropped"] = len(hidden)
-    redact = Redactor(visible, hidden, scope.show_addresses if scope else False)
+    unattributed = [m for m in monitors if m.unattributed]
+    split = split_visible([m for m in monitors if not m.unattributed], scope)
+    if split.hidden:
+        ctx.notes["scope_dropped"] = len(split.hidden)
+    if split.tags_unknown:
+        # The policy filters by tag and no source gave these monitors' tag lists.
+        ctx.notes["scope_tags_unknown"] = split.tags_unknown
+    show = scope.show_addresses if scope else False
+    redact = Redactor(split.visible, [*split.hidden, *unattributed], show)
     # Checked again, record by record, right before anything leaves.
-    shown = [(redact.text(m.name), m) for m in visible if is_visible(m, scope)]
-    shown.sort(key=lambda pair: (pair[0].casefold(), pair[1].id or 0))
+    shown = [(redact.text(m.name), m) for m in split.visible if is_visible(m, scope)]
+    shown.sort(key=lambda pair: (pair[0].casefold(), pair[1].id is None, pair[1].id or 0))
     return _View(shown, redact, sources.pages)
 
 
@@ -118,19 +125,37 @@ def _service(name: str, mon: Monitor, redact: Redactor) -> dict[str, Any]:
         "cert_days_left": mon.cert_days,
         "last_check": mon.last_check,
         "groups": redact.texts(mon.groups),
-        "tags": redact.texts(mon.tags),
+        "tags": redact.texts(mon.tags if mon.tags_known else mon.metric_tags),
     }
     if redact.show_addresses:
-        record.update(url=mon.url, hostname=mon.hostname, port=mon.port)
+        hostname = public_host(mon.hostname)
+        record.update(url=public_url(mon.url), hostname=hostname, port=mon.port)
     return record
 
 
-def _encode_cursor(name: str, mid: int) -> str:
-    raw = json.dumps({"v": 1, "a": name.casefold(), "i": mid}, separators=(",", ":"))
+#: Where a service sits in the listing: shown name (casefolded), no-id flag, id, and the
+#: ordinal among services equal in the first three (1.23 same-named series without id).
+Position = tuple[str, bool, int, int]
+
+
+def _positions(monitors: list[tuple[str, Monitor]]) -> list[Position]:
+    seen: Counter[tuple[str, bool, int]] = Counter()
+    out = []
+    for name, mon in monitors:
+        key = (name.casefold(), mon.id is None, mon.id or 0)
+        out.append((*key, seen[key]))
+        seen[key] += 1
+    return out
+
+
+def _encode_cursor(pos: Position) -> str:
+    name, no_id, mid, n = pos
+    data = {"v": 1, "a": name, "i": -1 if no_id else mid, "n": n}
+    raw = json.dumps(data, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[str, int]:
+def _decode_cursor(cursor: str) -> Position:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
@@ -138,14 +163,19 @@ def _decode_cursor(cursor: str) -> tuple[str, int]:
         raise InvalidArguments(_BAD_CURSOR) from None
     if (
         not isinstance(data, dict)
-        or set(data) != {"v", "a", "i"}
+        or set(data) != {"v", "a", "i", "n"}
         or data["v"] != 1
         or not isinstance(data["a"], str)
-        or not isinstance(data["i"], int)
-        or isinstance(data["i"], bool)
+        or not all(_is_int(data[k]) for k in ("i", "n"))
+        or data["i"] < -1
+        or data["n"] < 0
     ):
         raise InvalidArguments(_BAD_CURSOR)
-    return data["a"], data["i"]
+    return data["a"], data["i"] == -1, max(data["i"], 0), data["n"]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _in_group(groups: list[str], wanted: str) -> bool:
@@ -158,27 +188,25 @@ def _in_group(groups: list[str], wanted: str) -> bool:
 )
 async def list_services(args: ListServicesArgs, ctx: ToolContext) -> ServiceList:
     """Services monitored by Uptime Kuma that you may see: state (up, down, pending,
-    maintenance), since when, latency, uptime, certificate days left, last check. Filter by
-    status or status-page group; page with next_cursor."""
+    maintenance, paused), since when, latency, uptime, certificate days left, last check.
+    Filter by status or status-page group; page with next_cursor. Names are not unique:
+    two services may share one."""
     after = _decode_cursor(args.cursor) if args.cursor else None
     view = await _view(ctx)
     records = []
-    for name, mon in view.monitors:
-        if after is not None and (name.casefold(), mon.id or 0) <= after:
+    for (name, mon), pos in zip(view.monitors, _positions(view.monitors), strict=True):
+        if after is not None and pos <= after:
             continue
         if args.status is not None and mon.status != args.status:
             continue
         record = _service(name, mon, view.redact)
         if args.group is not None and not _in_group(record["groups"], args.group):
             continue
-        records.append((name, mon, record))
+        records.append((pos, record))
     page = records[: args.limit]
-    next_cursor = None
-    if len(records) > args.limit:
-        last_name, last_mon, _ = page[-1]
-        next_cursor = _encode_cursor(last_name, last_mon.id or 0)
+    next_cursor = _encode_cursor(page[-1][0]) if len(records) > args.limit else None
     return ServiceList(
-        items=[Service(**r) for _, _, r in page], next_cursor=next_cursor, partial=ctx.partial
+        items=[Service(**r) for _, r in page], next_cursor=next_cursor, partial=ctx.partial
     )
 
 
@@ -232,8 +260,8 @@ async def get_service(args: GetServiceArgs, ctx: ToolContext) -> ServiceDetail:
 
 @tool("health_summary", title="Lab health summary", output=Summary, upstream=UPSTREAM)
 async def summary(args: SummaryArgs, ctx: ToolContext) -> Summary:
-    """Counts of services by state, what is down or pending right now and since when, and
-    the incidents posted on the status pages."""
+    """Counts of services by state, what is down or pending right now and since when (paused
+    services are counted, not problems), and the incidents posted on the status pages."""
     view = await _view(ctx)
     counts = StatusCounts()
     problems = []

@@ -38,7 +38,6 @@ __all__ = ["API_KEY", "VERSIONS", "FakeKuma", "Reply", "serve"]
 RECORDINGS = Path(__file__).parent / "recordings"
 VERSIONS = ("1.23.17", "2.0.2", "2.5.3")
 API_KEY = "uk1_fixture-secret"
-KNOWN_SLUGS = ("lab", "ops")
 _SKIP_HEADERS = {"content-length", "connection", "keep-alive", "date", "transfer-encoding"}
 _CACHE_SECONDS = {"heartbeat": 60.0, "page": 300.0}
 HTML_INDEX = b"<!DOCTYPE html><html><head><title>Uptime Kuma</title></head><body></body></html>"
@@ -52,17 +51,31 @@ class Reply:
 
 
 class FakeKuma:
-    def __init__(self, version: str, *, api_key: str = API_KEY, rate_limit: int = 60) -> None:
+    """``fixture``: ``""`` for the main recorded state (``recordings/<version>/``), ``"edge"``
+    for the edge states (``recordings/edge/<version>/``: same-named monitors, private tags,
+    a page without tags, a paused monitor, a URL with credentials; see its README)."""
+
+    def __init__(
+        self, version: str, *, api_key: str = API_KEY, rate_limit: int = 60, fixture: str = ""
+    ) -> None:
         self.version = version
         self.api_key = api_key
         self.rate_limit = rate_limit
-        folder = RECORDINGS / version
+        folder = RECORDINGS / fixture / version if fixture else RECORDINGS / version
         self._folder = folder
-        entries = json.loads((folder / "index.json").read_text())["responses"]
-        self._entries: dict[str, dict[str, Any]] = {}
-        for entry in entries:
-            if entry.get("file"):
-                self._entries[entry["file"]] = entry
+        self.slugs = tuple(
+            p.name.removeprefix("status-page-").removesuffix(".json")
+            for p in sorted(folder.glob("status-page-*.json"))
+            if not p.name.startswith(("status-page-heartbeat-", "status-page-unknown"))
+            and "cache-hit" not in p.name
+        )
+        # Exchanges an edge fixture did not record (refused key, unknown slug) are the
+        # version's main recordings.
+        self._entries: dict[str, tuple[Path, dict[str, Any]]] = {}
+        for source in dict.fromkeys((RECORDINGS / version, folder)):
+            for entry in json.loads((source / "index.json").read_text())["responses"]:
+                if entry.get("file"):
+                    self._entries[entry["file"]] = (source, entry)
         self.requests: Counter[str] = Counter()
         self.faults: dict[str, str] = {}
         self.overrides: dict[str, Reply] = {}
@@ -76,11 +89,11 @@ class FakeKuma:
         return self.version.startswith("1.")
 
     def _recorded(self, file: str, *, cache_hit: bool = False) -> Reply:
-        entry = self._entries[file]
+        source, entry = self._entries[file]
         headers = {k: v for k, v in entry["headers"].items() if k not in _SKIP_HEADERS}
         if cache_hit:
             headers.pop("cache-control", None)
-        return Reply(entry["status"], headers, (self._folder / file).read_bytes())
+        return Reply(entry["status"], headers, (source / file).read_bytes())
 
     def respond(self, method: str, path: str, authorization: str | None) -> Reply | None:
         """The reply to one request, or ``None`` when the real server would never answer."""
@@ -109,7 +122,7 @@ class FakeKuma:
             return self._metrics(authorization)
         if path.startswith("/api/status-page/heartbeat/"):
             slug = path.rsplit("/", 1)[1]
-            file = f"status-page-heartbeat-{slug if slug in KNOWN_SLUGS else 'unknown-slug'}.json"
+            file = f"status-page-heartbeat-{slug if slug in self.slugs else 'unknown-slug'}.json"
             return self._cached(path, "heartbeat", self.overrides.get(path) or self._recorded(file))
         if path.startswith("/api/status-page/") and path.count("/") == 3:
             slug = (
@@ -119,7 +132,7 @@ class FakeKuma:
             )
             if path in self.overrides:
                 return self._cached(path, "page", self.overrides[path])
-            if slug not in KNOWN_SLUGS:
+            if slug not in self.slugs:
                 return (
                     None
                     if self.hangs_on_unknown_slug
