@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
@@ -21,6 +21,7 @@ from gateway.capability import Tool
 from gateway.shaping import envelope_schema, untrusted_paths
 
 __all__ = [
+    "FORMATS",
     "UNTRUSTED_NOTE",
     "Format",
     "describe_tool",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 Format = Literal["mcp", "openai", "anthropic"]
+
+#: Every export format, in the order the docs list them.
+FORMATS: tuple[Format, ...] = get_args(Format)
 
 _KEEP = {
     "type",
