@@ -167,8 +167,10 @@ def banner(settings: Settings, token: str) -> str:
             f"  curl -s {auth} -H 'Content-Type: application/json' "
             f"-d '{{}}' '{base}/v1/tools/health_summary'",
             "",
-            "A denial tells the agent only 'not permitted'; the operator sees why in the audit",
-            f"log ({cmd} audit tail --table --journal {settings.journal_path}) or asks:",
+            "A denial tells the agent 'not permitted'; an argument outside the policy's bounds",
+            "is named with its bound ('argument page_size must be at most 10'). The operator sees",
+            f"why in the audit log ({cmd} audit tail --table --journal {settings.journal_path}) "
+            "or asks:",
             f"  {cmd} policy explain --claims {claims} "
             '--tool documents_search --args \'{"query": "invoice"}\'',
             "(the shipped documents policy denies every call 01:00-06:00 Europe/Paris).",

@@ -85,7 +85,7 @@ def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> di
         }
     listing = doc["paths"]["/v1/tools"]["get"]
     listing["security"] = [{"bearer": []}]
-    for code in ("401", "429", "503"):  # the auth gate: throttle, rejection, audit
+    for code in ("401", "422", "429", "503"):  # the auth gate (throttle, rejection, audit); format
         listing["responses"][code] = {"description": _ERRORS[code], "content": problem}
     listing["responses"]["200"]["content"]["application/json"]["schema"] = {
         "type": "object",

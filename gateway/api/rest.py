@@ -16,7 +16,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway.api.export import Format, export_tool
+from gateway.api.export import FORMATS, Format, export_tool
 from gateway.api.problems import problem_response
 from gateway.errors import GatewayError, InvalidArguments
 
@@ -67,16 +67,28 @@ class _NotJson:
     """Marker: the body was not JSON (the pipeline answers invalid_arguments after auditing)."""
 
 
+#: The ``format`` query parameter: checked by the handler (after authentication), so a bad value
+#: gets a problem+json answer that does not repeat it, like every other refusal.
+_FORMAT_QUERY = Query("mcp", json_schema_extra={"enum": list(FORMATS)})
+
+
+def _format_of(value: str) -> Format:
+    if value not in FORMATS:
+        raise InvalidArguments(f"format must be one of: {', '.join(FORMATS)}.")
+    return value
+
+
 @router.get("/v1/tools", tags=["tools"], summary="The tools this caller may use")
-async def list_tools(request: Request, format: Format = Query("mcp")) -> Response:
+async def list_tools(request: Request, format: str = _FORMAT_QUERY) -> Response:
     rt = runtime_of(request)
     rid = request_id_from(request)
     try:
         principal = await rt.gate.admit(request.headers, _client_host(request), face="rest")
+        fmt = _format_of(format)
     except GatewayError as exc:
         return problem_response(exc, rid, resource_metadata=rt.resource_metadata_url)
-    tools = [export_tool(t, format) for t in rt.pipeline.allowed_tools(principal)]
-    return JSONResponse({"format": format, "tools": tools}, headers={"X-Request-Id": rid})
+    tools = [export_tool(t, fmt) for t in rt.pipeline.allowed_tools(principal)]
+    return JSONResponse({"format": fmt, "tools": tools}, headers={"X-Request-Id": rid})
 
 
 def _client_host(request: Request) -> str | None:

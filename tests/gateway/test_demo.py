@@ -97,3 +97,26 @@ def test_token_without_any_dev_key_is_one_line(
     monkeypatch.delenv("LABGATE_CONFIG", raising=False)
     assert main(["token"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_banner_says_what_denials_tell_the_agent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = demo_settings(8080, 9090, tmp_path / "state")
+    token = mint_token(settings, sub="s", client_id="hermes", groups=["agents"], ttl=60)
+    text = " ".join(banner(settings, token).split())
+    explain = shlex.split(text.split("policy explain", 1)[1])
+    claims = explain[explain.index("--claims") + 1]
+
+    def told(args: str, at: str) -> str:
+        capsys.readouterr()
+        cmd = ["policy", "explain", "--claims", claims, "--tool", "documents_search"]
+        main([*cmd, "--args", args, "--dir", str(settings.policy_dir), "--at", at])
+        out = capsys.readouterr().out
+        assert "allowed: no" in out
+        return out.split("message to the agent: ", 1)[1].splitlines()[0]
+
+    night = told('{"query": "invoice"}', "2026-11-25T02:00:00+01:00")
+    bound = told('{"query": "invoice", "page_size": 25}', "2026-11-25T12:00:00+00:00")
+    assert night == "not permitted" and bound != night
+    assert f"'{night}'" in text and f"'{bound}'" in text

@@ -45,13 +45,19 @@ def origin_of(url: str) -> str:
 
 
 def _matches(value: str, allowed: Sequence[str]) -> bool:
-    """Exact match, or ``name:*`` for any port of ``name`` (the SDK's spelling)."""
+    """Exact match, or ``name:*``: ``name`` followed by ``:`` and a port (digits only)."""
     value = value.lower()
     for item in allowed:
         item = item.lower()
-        if value == item or (item.endswith(":*") and value.startswith(item[:-1])):
+        if value == item or (item.endswith(":*") and _is_port_of(value, item[:-1])):
             return True
     return False
+
+
+def _is_port_of(value: str, prefix: str) -> bool:
+    """``value`` is ``prefix`` (ending in ``:``) followed by an ASCII port number."""
+    port = value[len(prefix) :]
+    return value.startswith(prefix) and port.isascii() and port.isdigit() and len(port) <= 5
 
 
 def _json(status: int, body: dict[str, str], headers: dict[str, str] | None = None) -> Response:
@@ -114,8 +120,8 @@ async def check_request(runtime: Runtime, scope: Scope, metadata_url: str) -> Re
         log.info("mcp request unauthenticated: %s", exc.reason)
         error = None if exc.reason == "missing-token" else "invalid_token"
         return _json(
-            401,
-            {"error": error or "invalid_request", "error_description": exc.detail},
+            exc.status,
+            {"code": exc.code, "message": exc.detail},
             {"WWW-Authenticate": _challenge(metadata_url, error)},
         )
     except RateLimited as exc:
@@ -127,8 +133,8 @@ async def check_request(runtime: Runtime, scope: Scope, metadata_url: str) -> Re
     if required and required not in principal.scopes:
         exc_scope = InsufficientScope()
         return _json(
-            403,
-            {"error": "insufficient_scope", "error_description": exc_scope.detail},
+            exc_scope.status,
+            {"code": exc_scope.code, "message": exc_scope.detail},
             {"WWW-Authenticate": _challenge(metadata_url, "insufficient_scope", required)},
         )
     scope[PRINCIPAL_KEY] = principal

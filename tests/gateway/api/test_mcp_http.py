@@ -18,6 +18,7 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from gateway.api.export import UNTRUSTED_NOTE
 from gateway.app import create_app
 from gateway.audit.reader import JournalReader
 from gateway.auth.dev import DevIssuer
@@ -215,10 +216,21 @@ async def test_every_legacy_request_is_authenticated(mcp: Mcp) -> None:
     assert got.status_code == 405 and "POST" in got.headers["allow"]
 
 
+async def test_401_body_carries_the_documented_code(mcp: Mcp) -> None:
+    for token in (None, "garbage", mcp.token(ttl=-120)):
+        r = await mcp.modern("tools/list", token=token)
+        assert r.status_code == 401
+        assert r.json() == {
+            "code": "unauthenticated",
+            "message": "A valid bearer token is required.",
+        }
+
+
 async def test_required_scope_gives_403_insufficient_scope(make_mcp: Callable[..., Any]) -> None:
     async with make_mcp(mcp={"required_scope": "tools:read"}) as (m, _):
         r = await m.modern("tools/list", token=m.token())
         assert r.status_code == 403
+        assert r.json()["code"] == "insufficient_scope"
         challenge = r.headers["www-authenticate"]
         assert 'error="insufficient_scope"' in challenge and 'scope="tools:read"' in challenge
         assert "resource_metadata=" in challenge
@@ -240,6 +252,25 @@ async def test_configured_hosts(make_mcp: Callable[..., Any]) -> None:
         assert (await m.modern("tools/list", token=token, Host="labgate.lan")).status_code == 200
         assert (await m.modern("tools/list", token=token)).status_code == 200
         assert (await m.modern("tools/list", token=token, Host="evil.example")).status_code == 421
+
+
+async def test_port_wildcard_matches_only_a_port(make_mcp: Callable[..., Any]) -> None:
+    mcp_settings = {
+        "allowed_hosts": ["labgate.lan:*"],
+        "allowed_origins": ["https://console.lan:*"],
+    }
+    async with make_mcp(mcp=mcp_settings) as (m, _):
+        token = m.token()
+        for host in ("labgate.lan:8443", "LABGATE.lan:80"):
+            assert (await m.modern("tools/list", token=token, Host=host)).status_code == 200
+        for host in ("labgate.lan:80.evil.example", "labgate.lan:", "labgate.lan:8443x"):
+            assert (await m.modern("tools/list", token=token, Host=host)).status_code == 421, host
+        host = {"Host": "labgate.lan:8443"}
+        good = await m.modern("tools/list", token=token, Origin="https://console.lan:8443", **host)
+        assert good.status_code == 200
+        for origin in ("https://console.lan:1.evil.example", "https://console.lan:"):
+            bad = await m.modern("tools/list", token=token, Origin=origin, **host)
+            assert bad.status_code == 403, origin
 
 
 async def test_origin_checks(make_mcp: Callable[..., Any]) -> None:
@@ -330,6 +361,13 @@ async def test_list_equals_rest_list(mcp: Mcp, client_id: str, groups: tuple[str
         assert t["annotations"]["readOnlyHint"] is True
         assert t["annotations"]["openWorldHint"] is False
         assert t["outputSchema"]["type"] == "object"
+
+
+async def test_listed_descriptions_carry_the_untrusted_rule(mcp: Mcp) -> None:
+    listed = (await mcp.modern("tools/list", token=mcp.token())).json()["result"]["tools"]
+    noted = {t["name"] for t in listed if t["description"].endswith(UNTRUSTED_NOTE)}
+    assert {"testcap_echo", "testcap_list", "testcap_slow"} <= {t["name"] for t in listed}
+    assert noted == {"testcap_echo", "testcap_list"}  # the two whose answers hold upstream text
 
 
 async def test_capability_mounts(make_mcp: Callable[..., Any]) -> None:

@@ -44,8 +44,20 @@ async def test_list_formats_are_strict_and_read_only(gw: Gateway) -> None:
     assert tool["annotations"]["readOnlyHint"] is True
     assert tool["annotations"]["openWorldHint"] is False
     assert tool["outputSchema"]["type"] == "object"
-    r = await gw.client.get("/v1/tools?format=xml", headers=gw.auth())
+
+
+async def test_unknown_format_is_a_problem_that_does_not_echo(gw: Gateway) -> None:
+    bogus = "bogus-<script>x</script>"
+    r = await gw.client.get("/v1/tools", params={"format": bogus}, headers=gw.auth())
     assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    assert body["code"] == "invalid_arguments" and body["type"].endswith(":invalid_arguments")
+    assert body["detail"] == "format must be one of: mcp, openai, anthropic."
+    assert "bogus" not in r.text and "script" not in r.text
+    assert r.headers["x-request-id"] == body["request_id"]
+    anonymous = await gw.client.get("/v1/tools", params={"format": bogus})
+    assert anonymous.status_code == 401  # authentication first: nothing learned without a token
 
 
 async def test_nullable_optional_argument_means_default(gw: Gateway) -> None:
