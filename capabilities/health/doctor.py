@@ -87,7 +87,11 @@ def _hint(source: str, kind: str) -> str:
 
 def _scope_findings(rule_id: str, scope: HealthScope, monitors: list[Monitor]) -> list[Finding]:
     names = [m.name for m in monitors]
-    tag_keys = {k for m in monitors for t in m.tags for k in (t, t.partition("=")[0])}
+    # Only a status page that shows tags gives a monitor's whole tag list (``/metrics`` labels
+    # are partial on every version): a tag rule sees no other monitor.
+    tag_keys = {
+        k for m in monitors if m.tags_known for t in m.tags for k in (t, t.partition("=")[0])
+    }
     groups = {g for m in monitors for g in m.groups}
     out: list[Finding] = []
     for key, globs, values in (
@@ -99,8 +103,12 @@ def _scope_findings(rule_id: str, scope: HealthScope, monitors: list[Monitor]) -
     ):
         subject = f"rule {rule_id}: {key}"
         if globs and not values and key != "names" and key != "exclude_names":
-            what = "tags" if "tags" in key else "groups (status pages)"
+            what = (
+                "tags (a status page that shows tags)" if "tags" in key else "groups (status pages)"
+            )
             message = f"no configured source gives {what}: this key matches nothing"
+            if "tags" in key:
+                message += "; monitors whose tags are unknown are hidden under it"
             out.append(Finding("warn", subject, "scope-unchecked", message))
             continue
         out.extend(_glob_findings(subject, globs or (), values, key == "names"))

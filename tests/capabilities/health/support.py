@@ -43,8 +43,14 @@ def make_capability_config(fake_url: str, secret_file: Path) -> dict[str, Any]:
     }
 
 
+#: The deadline of tests that make a source hang: short, so they end soon.
+HANG_TIMEOUT = 1.0
+
+
 def make_config(**overrides: Any) -> HealthConfig:
-    values: dict[str, Any] = {"status_pages": ("lab", "ops"), "request_timeout_seconds": 1.0}
+    """A health config; the deadline is generous (a loaded machine is slow, not hung): tests
+    that make a source hang pass ``request_timeout_seconds=HANG_TIMEOUT``."""
+    values: dict[str, Any] = {"status_pages": ("lab", "ops"), "request_timeout_seconds": 10.0}
     values.update(overrides)
     return HealthConfig(**values)
 

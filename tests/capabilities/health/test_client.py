@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ from capabilities.health.client import KumaClient, KumaError
 from tests.support.net import free_port
 
 from .fake_kuma import FakeKuma
-from .support import make_config, make_http
+from .support import HANG_TIMEOUT, make_config, make_http
 
 
 async def test_reads_every_source(version: str, http: httpx.AsyncClient) -> None:
@@ -82,13 +81,12 @@ async def test_rate_limit_answers_401_and_the_cache_keeps_us_under_it(
 
 
 async def test_unknown_slug(version: str, fake: FakeKuma, http: httpx.AsyncClient) -> None:
-    client = KumaClient(http, make_config(status_pages=("no-such-page",)))
-    started = time.monotonic()
+    config = make_config(status_pages=("no-such-page",), request_timeout_seconds=HANG_TIMEOUT)
+    client = KumaClient(http, config)
     with pytest.raises(KumaError) as caught:
         await client.status_page("no-such-page")
     if fake.hangs_on_unknown_slug:  # 1.23 never answers: our own deadline ends it
         assert caught.value.kind == "timeout"
-        assert time.monotonic() - started < 3
     else:
         assert caught.value.kind == "not_found"
     beats = await client.heartbeats("no-such-page")  # answers normally on every version
@@ -101,7 +99,8 @@ async def test_unknown_slug(version: str, fake: FakeKuma, http: httpx.AsyncClien
 @pytest.mark.parametrize("fault", ["garbage", "html", "500", "hang"])
 async def test_faults(fake: FakeKuma, http: httpx.AsyncClient, path: str, fault: str) -> None:
     fake.faults[path] = fault
-    client = KumaClient(http, make_config(status_pages=("lab",)))
+    config = make_config(status_pages=("lab",), request_timeout_seconds=HANG_TIMEOUT)
+    client = KumaClient(http, config)
     sources = await client.read_all()
     source = "metrics" if path == "/metrics" else "page:lab"
     error = sources.failures[source]

@@ -14,7 +14,7 @@ from gateway.upstream.client import build_client
 from gateway.upstream.settings import UpstreamSettings
 
 from .fake_kuma import FakeKuma
-from .support import RECORDED_AT, make_capability_config, make_config, make_ctx
+from .support import HANG_TIMEOUT, RECORDED_AT, make_capability_config, make_config, make_ctx
 
 
 def _settings(kuma_url: str, secret: Path) -> UpstreamSettings:
@@ -47,7 +47,7 @@ async def test_guarded_client_and_a_hanging_page(
     version: str, fake: FakeKuma, kuma_url: str, tmp_path: Path
 ) -> None:
     fake.faults["/api/status-page/lab"] = "hang"
-    config = make_config(status_pages=("lab",))
+    config = make_config(status_pages=("lab",), request_timeout_seconds=HANG_TIMEOUT)
     async with build_client("uptime_kuma", _settings(kuma_url, tmp_path / "key")) as http:
         ctx = make_ctx(KumaClient(http, config), config, now=RECORDED_AT[version])
         out = await list_services.handler(ListServicesArgs(), ctx)

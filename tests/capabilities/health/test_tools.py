@@ -21,7 +21,7 @@ from capabilities.health.tools import get_service, list_services, summary
 from gateway.errors import InvalidArguments, NotFound, UpstreamError, UpstreamTimeout
 
 from .fake_kuma import RECORDINGS, FakeKuma
-from .support import RECORDED_AT, make_config, make_ctx, make_http
+from .support import HANG_TIMEOUT, RECORDED_AT, make_config, make_ctx, make_http
 
 ALL = {
     "Web OK", "Web Keyword", "TCP Web Port", "Backup Job (push)", "Web Down (closed port)",
@@ -249,7 +249,9 @@ async def test_every_source_failing_raises_a_safe_error(version: str, kuma_url: 
 async def test_missing_status_page_times_out_or_is_reported(
     version: str, fake: FakeKuma, http: httpx.AsyncClient
 ) -> None:
-    config = make_config(metrics=False, status_pages=("no-such-page",))
+    config = make_config(
+        metrics=False, status_pages=("no-such-page",), request_timeout_seconds=HANG_TIMEOUT
+    )
     ctx = make_ctx(KumaClient(http, config), config, now=RECORDED_AT[version])
     expected = UpstreamTimeout if fake.hangs_on_unknown_slug else UpstreamError
     with pytest.raises(expected):
