@@ -138,9 +138,6 @@ class Pipeline:
                 allowed.append(info.tool)
         return allowed
 
-    async def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
-        return await self.authenticator.authenticate(headers, client_host)
-
     # -- calling -----------------------------------------------------------------------------
 
     async def call(

@@ -7,15 +7,13 @@ is reported; the preview lists, per rule, the targets its globs admit today.
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from gateway.capability import DoctorContext, DoctorReport, Finding, upstream_failure
 from gateway.errors import GatewayError
 
-from .client import IDEMPOTENT, InfluxQLClient
-from .flux import DIALECT, parse_annotated_csv
+from .client import InfluxQLClient
+from .flux import DIALECT, post_query
 from .frames import SourceError
 from .mapping import quote_ident
 from .schemas import AstroConfig, AstroScope, glob_regex
@@ -112,20 +110,7 @@ async def _flux_targets(http: httpx.AsyncClient, config: AstroConfig) -> list[st
         f"schema.tagValues(bucket: {quote_ident(config.bucket)}, "
         f"tag: {quote_ident(config.wide.target_tag)})\n"
     )
-    response = await http.post(
-        "/api/v2/query",
-        params={"org": config.org} if config.org else None,
-        json={"query": query, "dialect": DIALECT},
-        headers={"Accept": "application/csv"},
-        extensions=IDEMPOTENT,
-    )
-    if response.status_code in (401, 403):
-        raise SourceError("credentials", f"{response.status_code}")
-    if response.status_code == 404:
-        raise SourceError("not_found", "bucket or endpoint not found (404)")
-    if response.status_code != 200:
-        raise SourceError("rejected", f"{response.status_code}")
-    rows: list[dict[str, Any]] = parse_annotated_csv(response.text)
+    rows = await post_query(http, config, {"query": query, "dialect": DIALECT})
     return sorted({str(r["_value"]) for r in rows if r.get("_value") is not None})
 
 

@@ -208,23 +208,30 @@ class FluxClient:
         return {"extern": extern_ast(params), "query": text, "dialect": DIALECT}
 
     async def fetch(self, query: FrameQuery) -> FrameBatch:
-        body = self.request(query)
-        org = {"org": self._config.org} if self._config.org else None
-        response = await self._http.post(
-            "/api/v2/query",
-            params=org,
-            json=body,
-            headers={"Accept": "application/csv"},
-            extensions=IDEMPOTENT,
-        )
-        if response.status_code in (401, 403):
-            raise SourceError("credentials", f"credentials rejected ({response.status_code})")
-        if response.status_code == 404:
-            raise SourceError("not_found", "bucket or endpoint not found (404)")
-        if response.status_code != 200:
-            raise SourceError("rejected", f"{response.status_code}: {response.text[:200]}")
-        frames = rows_to_frames(self._config.wide, parse_annotated_csv(response.text))
+        rows = await post_query(self._http, self._config, self.request(query))
+        frames = rows_to_frames(self._config.wide, rows)
         partial = len(frames) > query.limit
         kept = frames[: query.limit]
         after = kept[-1].start if partial and kept else None
         return FrameBatch(frames=kept, partial=partial, complete_after=after, statements=1)
+
+
+async def post_query(
+    http: httpx.AsyncClient, config: AstroConfig, body: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """POST one Flux query to ``/api/v2/query``; its annotated-CSV rows, or :class:`SourceError`."""
+    response = await http.post(
+        "/api/v2/query",
+        params={"org": config.org} if config.org else None,
+        json=body,
+        headers={"Accept": "application/csv"},
+        extensions=IDEMPOTENT,
+    )
+    if response.status_code in (401, 403):
+        raise SourceError("credentials", f"credentials rejected ({response.status_code})")
+    if response.status_code == 404:
+        raise SourceError("not_found", "bucket or endpoint not found (404)")
+    if response.status_code != 200:
+        raise SourceError("rejected", f"{response.status_code}: {response.text[:200]}")
+    rows: list[dict[str, Any]] = parse_annotated_csv(response.text)
+    return rows
