@@ -222,7 +222,7 @@ class Runtime:
         self._pipeline = Pipeline(
             registry=self.registry,
             policies=self.policies,
-            authenticator=self.authenticator,
+            gate=self._gate,
             audit=sink,
             telemetry=self.telemetry,
             resources=self._resources,

@@ -103,19 +103,20 @@ async def call_tool(request: Request, name: str) -> Response:
 
 
 async def _call_tool(rt: Runtime, request: Request, name: str, rid: str) -> Response:
-    try:
-        principal = await rt.gate.admit(request.headers, _client_host(request), face="rest")
+    async def read_body() -> Any:  # after authentication: the pipeline's second stage
         try:
             body = await _read_json(request)
         except InvalidArguments:
-            body = _NotJson
+            return None
+        return None if body is _NotJson else body
+
+    try:
         outcome = await rt.pipeline.call(
             headers=request.headers,
             client_host=_client_host(request),
             tool_name=name,
-            raw_args=body if body is not _NotJson else None,
+            read_body=read_body,
             face="rest",
-            principal=principal,
             request_id=rid,
         )
     except GatewayError as exc:

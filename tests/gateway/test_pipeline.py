@@ -71,13 +71,13 @@ async def test_each_stage_is_a_span_of_the_call(make_gateway: Any) -> None:
         record = (await g.journal_records())[-1]
     spans = {s.name: s for s in exporter.get_finished_spans()}
     call = spans["labgate.call"]
-    for stage in ("labgate.decide", "labgate.tool", "labgate.audit"):
+    for stage in ("labgate.authenticate", "labgate.decide", "labgate.tool", "labgate.audit"):
         assert spans[stage].parent is not None, stage
         assert spans[stage].parent.span_id == call.context.span_id, stage
-    # authentication comes first (before the body is read), beside the call in one request
+    # authentication is the call's first stage (before the body is read), in one request
+    assert spans["labgate.authenticate"].start_time <= spans["labgate.decide"].start_time
     request = spans["labgate.request"]
-    for span in (spans["labgate.authenticate"], call):
-        assert span.parent is not None and span.parent.span_id == request.context.span_id
+    assert call.parent is not None and call.parent.span_id == request.context.span_id
     assert format(call.context.trace_id, "032x") == record["trace_id"]
 
 
