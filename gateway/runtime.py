@@ -194,56 +194,25 @@ class Runtime:
         return ok, checks
 
     async def __aenter__(self) -> Runtime:
-        s = self.settings
-        try:
-            self.policies = PolicyStore(s.policy_dir, self.registry, on_reload=self._on_reload)
-        except PolicyError as exc:
-            raise ConfigError(f"policies not loadable: {exc}", key="policy_dir") from None
-        self.shadow = ShadowStore(s.policy_dir, self.registry, on_reload=self._on_shadow_reload)
-        self.journal = Journal(s.journal_path)
-        try:
-            await self.journal.open()
-        except JournalLocked as exc:
-            self.journal = None
-            raise ConfigError(str(exc), key="journal_path") from None
-        sink = AuditSink(self.journal)
-        if s.postgres is not None:
-            self.shipper = PostgresSink(
-                s.postgres.resolved_dsn(),
-                self.journal,
-                batch_size=s.postgres.batch_size,
-                ship_timeout=s.postgres.ship_timeout_seconds,
-            )
-            await self.shipper.start()
-            shipper = self.shipper
-            self.telemetry.set_audit_lag_source(lambda: shipper.lag)
-        self.upstreams = Upstreams(s.upstreams, telemetry=self.telemetry)
+        """Open everything, in order: policies, audit, upstreams, identity, capabilities,
+        the pipeline over them, then the watchers."""
+        self._open_policies()
+        sink = await self._open_audit()
+        self.upstreams = Upstreams(self.settings.upstreams, telemetry=self.telemetry)
         self.upstreams.build_all()  # a bad secret or CA file fails at start, not on first use
-        self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
-        await self.authenticator.start()
-        self._gate = AuthGate(
-            self.authenticator,
-            AuthFailureAudit(sink),
-            s.auth.throttle,
-            telemetry=self.telemetry,
-        )
-        wanted = set(s.capabilities) | set(self.policies.current.capabilities)
-        for name, cap in self.registry.items():
-            if not (s.sample_data or name in wanted):
-                continue  # neither configured nor governed: off, nothing to set up
-            self._resources[name] = await cap.setup(
-                SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
-            )
+        gate = await self._open_identity(sink)
+        await self._set_up_capabilities()
+        assert self.policies is not None and self.shadow is not None
         self._pipeline = Pipeline(
             registry=self.registry,
             policies=self.policies,
-            gate=self._gate,
+            gate=gate,
             audit=sink,
             telemetry=self.telemetry,
             resources=self._resources,
             configs=self.configs,
             clock=self.clock,
-            scrubber=Scrubber([*service_secrets(s), *self.upstreams.secrets()]),
+            scrubber=Scrubber([*service_secrets(self.settings), *self.upstreams.secrets()]),
             shadow=self.shadow,
         )
         await sink.write(
@@ -255,9 +224,63 @@ class Runtime:
             )
         )
         self.shadow.reload("start")  # audited now that the pipeline exists
+        self._start_watchers()
+        self.ready = True
+        return self
+
+    def _open_policies(self) -> None:
+        s = self.settings
+        try:
+            self.policies = PolicyStore(s.policy_dir, self.registry, on_reload=self._on_reload)
+        except PolicyError as exc:
+            raise ConfigError(f"policies not loadable: {exc}", key="policy_dir") from None
+        self.shadow = ShadowStore(s.policy_dir, self.registry, on_reload=self._on_shadow_reload)
+
+    async def _open_audit(self) -> AuditSink:
+        s = self.settings
+        self.journal = Journal(s.journal_path)
+        try:
+            await self.journal.open()
+        except JournalLocked as exc:
+            self.journal = None
+            raise ConfigError(str(exc), key="journal_path") from None
+        if s.postgres is not None:
+            self.shipper = PostgresSink(
+                s.postgres.resolved_dsn(),
+                self.journal,
+                batch_size=s.postgres.batch_size,
+                ship_timeout=s.postgres.ship_timeout_seconds,
+            )
+            await self.shipper.start()
+            shipper = self.shipper
+            self.telemetry.set_audit_lag_source(lambda: shipper.lag)
+        return AuditSink(self.journal)
+
+    async def _open_identity(self, sink: AuditSink) -> AuthGate:
+        s = self.settings
+        self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
+        await self.authenticator.start()
+        self._gate = AuthGate(
+            self.authenticator, AuthFailureAudit(sink), s.auth.throttle, telemetry=self.telemetry
+        )
+        return self._gate
+
+    async def _set_up_capabilities(self) -> None:
+        s = self.settings
+        assert self.policies is not None
+        wanted = set(s.capabilities) | set(self.policies.current.capabilities)
+        for name, cap in self.registry.items():
+            if not (s.sample_data or name in wanted):
+                continue  # neither configured nor governed: off, nothing to set up
+            self._resources[name] = await cap.setup(
+                SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
+            )
+
+    def _start_watchers(self) -> None:
+        assert self.policies is not None and self.shadow is not None
         for source in self.registry.reloadable:
             source.listen(self._on_tools_reload)
-        if s.watch_policies:
+        if self.settings.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")
             self.spawn(self.shadow.watch(), "shadow-policy-watch")
             for source in self.registry.reloadable:
@@ -267,8 +290,6 @@ class Runtime:
             self._sighup = True
         except (RuntimeError, ValueError):  # not the main thread (embedded servers, tests)
             log.info("SIGHUP reload not installed: not running in the main thread")
-        self.ready = True
-        return self
 
     def _http(self, cap: Capability) -> Callable[[str], Any]:
         def get(name: str) -> Any:

@@ -20,7 +20,7 @@ from gateway.policy.reasons import Reason
 
 __all__ = ["REDACTED", "RecordedCall", "parse_call"]
 
-#: What the pipeline stores in place of a redacted argument (gateway/pipeline.py).
+#: What the pipeline stores in place of a redacted argument (gateway/pipeline/stages.py).
 REDACTED = "[redacted]"
 
 #: Reasons that mean the policy was never asked, or asked only about the tool: the call

@@ -164,6 +164,13 @@ async def test_upstream_failure_is_typed_and_safe(gw: Gateway) -> None:
         "internal_error",
         "not_found",
     ]
+    # each failure's reason from the catalog, after the decision's own
+    assert [x["reasons"] for x in recs] == [
+        ["allowed", "upstream-unavailable"],
+        ["allowed", "internal-error"],
+        ["allowed", "not-found"],
+    ]
+    assert {x["decision"] for x in recs} == {"error"}
     assert recs[0]["upstream"] == "memory"
 
 
