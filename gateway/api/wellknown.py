@@ -32,8 +32,14 @@ def resource_metadata(settings: Settings, resource_path: str = "") -> dict[str, 
         "bearer_methods_supported": ["header"],
         "resource_name": "labgate",
     }
-    if settings.mcp.required_scope:
-        meta["scopes_supported"] = [settings.mcp.required_scope]
+    scopes = list(settings.mcp.scopes_supported)
+    required = settings.mcp.required_scope
+    if required and required not in scopes:
+        scopes.append(required)
+    if scopes:
+        # What an OAuth client requests (MCP clients ask for exactly this list when the 401
+        # names no scope): e.g. offline_access, for a refresh token.
+        meta["scopes_supported"] = scopes
     return meta
 
 

@@ -182,6 +182,7 @@ def start_oidc_provider(workdir: Path, *, access_token_ttl: int = 600) -> Iterat
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("node or oidc-provider is missing: run tests/support/install_oidc.sh")
+    workdir.mkdir(parents=True, exist_ok=True)
     key = new_signing_key()
     config = {
         "issuer_path": ISSUER_PATH,

@@ -33,9 +33,9 @@ from gateway.app import create_app
 from gateway.registry import Registry
 from gateway.settings import load_settings
 from tests.support import testcap
-from tests.support.hermes import HermesDriver, docs_snippet, write_config
+from tests.support.hermes import HermesDriver, docs_snippet, hermes_login, write_config
 from tests.support.net import free_port, stop_process
-from tests.support.oidc import OidcProvider
+from tests.support.oidc import CLIENTS, OidcProvider, start_oidc_provider
 
 FIXTURE_POLICIES = Path(__file__).resolve().parents[2] / "fixtures" / "policies"
 REPO = Path(__file__).resolve().parents[3]
@@ -106,6 +106,7 @@ def start_gateway(
         "mcp": docs_snippet("client_profiles")["mcp"],
         **extra,
     }
+    spec["auth"]["oidc"].update(docs_snippet("client_profiles")["auth"]["oidc"])
     (tmp / "gateway.json").write_text(json.dumps(spec))
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABGATE_")}
     code = f"from {__name__} import serve; serve({str(tmp / 'gateway.json')!r})"
@@ -271,3 +272,160 @@ def test_the_model_sees_the_envelope_once(hermes: HermesDriver, discovered: Any)
     one = handed(compact)
     assert one["result"].startswith("labgate result:")
     assert len(compact["text"]) < envelope + 250
+
+
+# -- OAuth: one login at set-up, then no human ----------------------------------------------
+
+TOKEN_TTL = 2  # seconds: the simulated day's tokens expire between most calls
+
+
+@pytest.fixture(scope="module")
+def short_lived_idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    with start_oidc_provider(
+        tmp_path_factory.mktemp("oidc-short"), access_token_ttl=TOKEN_TTL
+    ) as provider:
+        yield provider
+
+
+@pytest.fixture(scope="module")
+def oauth_gateway(
+    short_lived_idp: OidcProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Gateway]:
+    process, gw = start_gateway(tmp_path_factory.mktemp("hermes-oauth-gw"), short_lived_idp)
+    try:
+        yield gw
+    finally:
+        stop_process(process, timeout=20)
+
+
+def oauth_server(url: str) -> dict[str, Any]:
+    """The OAuth snippet of docs/hermes.md, for ``url`` and a free callback port."""
+    server = dict(docs_snippet("auth: oauth")["mcp_servers"]["labgate"])
+    assert server["url"] == DOCS_URL and server["oauth"]["client_id"] == "hermes"
+    server["url"] = url
+    server["oauth"] = {**server["oauth"], "redirect_port": free_port()}
+    return server
+
+
+def test_metadata_tells_hermes_what_to_ask_for(
+    oauth_gateway: Gateway, short_lived_idp: OidcProvider
+) -> None:
+    challenge = httpx.post(oauth_gateway.url, json={}).headers["www-authenticate"]
+    assert challenge == (
+        f'Bearer resource_metadata="{oauth_gateway.base}/.well-known/oauth-protected-resource/mcp"'
+    )
+    meta = httpx.get(oauth_gateway.base + "/.well-known/oauth-protected-resource/mcp").json()
+    assert meta["resource"] == oauth_gateway.url
+    assert meta["authorization_servers"] == [short_lived_idp.issuer]
+    assert "offline_access" in meta["scopes_supported"]
+
+
+def test_unattended_hermes_keeps_its_tools_through_token_expiry(
+    oauth_gateway: Gateway, short_lived_idp: OidcProvider, tmp_path: Path
+) -> None:
+    home = tmp_path / "hermes"
+    write_config(home, {"labgate": oauth_server(oauth_gateway.url)})
+    env = {"LABGATE_OAUTH_CLIENT_SECRET": CLIENTS["hermes"]["secret"]}
+    # Set-up, once, by a human: `hermes mcp login labgate`, signing in on the login page.
+    printed = hermes_login(home, "labgate", short_lived_idp.complete_login, env)
+    assert "testcap_echo" in printed or "tool" in printed.lower()
+    stored = json.loads((home / "mcp-tokens" / "labgate.json").read_text())
+    assert stored["refresh_token"]
+    short_lived_idp.reset_stats()
+
+    # From here on no human: Hermes runs unattended (no terminal), as its gateway daemon does.
+    rounds, lost, failed = 6, 0, 0
+    driver = HermesDriver(home, env)
+    try:
+        found = driver.discover()
+        assert found["errors"] == {}, found
+        tools = set(driver.tools())
+        assert "mcp__labgate__testcap_echo" in tools
+        for i in range(rounds):
+            time.sleep(TOKEN_TTL + 1)  # the access token has expired
+            answer = driver.call("mcp__labgate__testcap_echo", {"text": f"round {i}"})
+            body = handed(answer)
+            if body.get("structuredContent", {}).get("result", {}).get("text") != f"round {i}":
+                failed += 1
+            if set(driver.tools()) != tools:
+                lost += 1
+    finally:
+        driver.close()
+    stats = short_lived_idp.stats()
+    print(
+        f"\n{rounds} token expiries: tool-loss events {lost}, failed calls {failed}, "
+        f"manual steps 0, refreshes {stats['refresh']}, logins {stats['login']}"
+    )
+    assert (lost, failed) == (0, 0), driver.log()[-4000:]
+    assert stats["login"] == 0 and stats["code"] == 0
+    assert stats["refresh"] >= rounds
+
+    # Hermes restarts (the daemon, a cron job) with an expired access token on disk.
+    time.sleep(TOKEN_TTL + 1)
+    again = HermesDriver(home, env)
+    try:
+        assert again.discover()["errors"] == {}
+        body = handed(again.call("mcp__labgate__testcap_echo", {"text": "after restart"}))
+        assert body["structuredContent"]["result"]["text"] == "after restart"
+    finally:
+        again.close()
+    assert short_lived_idp.stats()["login"] == 0
+
+
+def _login(home: Path, gw: Gateway, idp: OidcProvider) -> dict[str, str]:
+    write_config(home, {"labgate": oauth_server(gw.url)})
+    env = {"LABGATE_OAUTH_CLIENT_SECRET": CLIENTS["hermes"]["secret"]}
+    hermes_login(home, "labgate", idp.complete_login, env)
+    return env
+
+
+def _rewrite_stored_token(home: Path, **changes: Any) -> None:
+    path = home / "mcp-tokens" / "labgate.json"
+    stored = json.loads(path.read_text())
+    stored.update(changes)
+    path.write_text(json.dumps(stored))
+
+
+def test_clock_skew_within_the_leeway_needs_no_human(
+    oauth_gateway: Gateway, short_lived_idp: OidcProvider, tmp_path: Path
+) -> None:
+    """Hermes' clock runs 8 s behind labgate's: it uses its access token after ``exp``.
+    labgate's ``exp_leeway_seconds`` (docs/hermes.md) accepts it; Hermes refreshes when its
+    own clock says so."""
+    home = tmp_path / "hermes"
+    env = _login(home, oauth_gateway, short_lived_idp)
+    stored = json.loads((home / "mcp-tokens" / "labgate.json").read_text())
+    skew = 8
+    _rewrite_stored_token(home, expires_at=stored["expires_at"] + skew)
+    short_lived_idp.reset_stats()
+    driver = HermesDriver(home, env)
+    try:
+        assert driver.discover()["errors"] == {}
+        time.sleep(TOKEN_TTL + 1)  # expired for labgate, not for Hermes
+        late = handed(driver.call("mcp__labgate__testcap_echo", {"text": "late"}))
+        assert late["structuredContent"]["result"]["text"] == "late", late
+        assert short_lived_idp.stats()["refresh"] == 0
+        time.sleep(skew)  # now expired for Hermes too: it refreshes
+        fresh = handed(driver.call("mcp__labgate__testcap_echo", {"text": "fresh"}))
+        assert fresh["structuredContent"]["result"]["text"] == "fresh", fresh
+    finally:
+        driver.close()
+    assert short_lived_idp.stats()["refresh"] >= 1 and short_lived_idp.stats()["login"] == 0
+
+
+def test_hermes_needs_a_login_after_a_401_it_did_not_expect(
+    oauth_gateway: Gateway, short_lived_idp: OidcProvider, tmp_path: Path
+) -> None:
+    """The limit of Hermes 0.19 (MCP SDK 1.26): on a 401 it never uses its refresh token, it
+    starts a browser login, which an unattended Hermes cannot do. So labgate must not refuse a
+    token Hermes believes valid: clocks in sync within ``exp_leeway_seconds``; a revoked or
+    unverifiable token needs ``hermes mcp login`` again (and says so)."""
+    home = tmp_path / "hermes"
+    env = _login(home, oauth_gateway, short_lived_idp)
+    _rewrite_stored_token(home, access_token="not-a-token", expires_at=time.time() + 3600)
+    driver = HermesDriver(home, env)
+    try:
+        errors = driver.discover()["errors"]
+    finally:
+        driver.close()
+    assert "hermes mcp login" in errors["labgate"]

@@ -204,6 +204,11 @@ async def test_wrong_audience_and_expired_tokens_are_refused(mcp: Mcp) -> None:
     for token in (mcp.token(audience="other-api"), mcp.token(ttl=-120)):
         r = await mcp.modern("tools/list", token=token)
         assert r.status_code == 401
+        # On expiry the challenge says where to get a new token (RFC 6750 + RFC 9728).
+        assert r.headers["www-authenticate"] == (
+            'Bearer error="invalid_token", '
+            f'resource_metadata="{BASE}/.well-known/oauth-protected-resource/mcp"'
+        )
 
 
 async def test_every_legacy_request_is_authenticated(mcp: Mcp) -> None:
