@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
+from gateway.api.devlogin import add_dev_login_routes
+
 if TYPE_CHECKING:
     from gateway.settings import Settings
 
@@ -52,3 +54,4 @@ def add_wellknown_routes(app: FastAPI) -> None:
 
     app.add_api_route(PATH, root, methods=["GET"], include_in_schema=False)
     app.add_api_route(PATH + "/mcp", mcp, methods=["GET"], include_in_schema=False)
+    add_dev_login_routes(app, app.state.runtime.settings)

@@ -175,7 +175,7 @@ def hermes_login(
                 if not chunk:
                     break
                 output += chunk
-            found = re.search(rb"(http\S+/auth\?\S+)", output)
+            found = re.search(rb"(http\S+/auth(?:orize)?\?\S+)", output)
             if url is None and found is not None:
                 url = found.group(1).decode()
                 callback = complete(url)

@@ -13,8 +13,10 @@ profile: the MCP default), so each behaviour is shown beside the one it replaces
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -429,3 +431,54 @@ def test_hermes_needs_a_login_after_a_401_it_did_not_expect(
     finally:
         driver.close()
     assert "hermes mcp login" in errors["labgate"]
+
+
+# -- the demo: an OAuth client logs in against the dev issuer ---------------------------------
+
+
+def _fill_demo_page(url: str) -> str:
+    """Play the browser on the demo's sign-in page; return where it redirects."""
+    with httpx.Client(timeout=10) as browser:
+        page = browser.get(url)
+        assert page.status_code == 200, page.text
+        action = re.search(r'<form method="post" action="([^"]+)"', page.text)
+        assert action is not None
+        fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))
+        done = browser.post(action.group(1), data={k: html.unescape(v) for k, v in fields.items()})
+        assert done.status_code == 303, done.text
+        return done.headers["location"]
+
+
+def test_hermes_logs_in_to_the_demo_as_the_banner_says(tmp_path: Path) -> None:
+    port, ops = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABGATE_")}
+    env["PYTHONPATH"] = str(REPO)
+    command = [sys.executable, "-m", "gateway.cli", "demo", "--port", str(port)]
+    command += ["--operator-port", str(ops), "--state-dir", str(tmp_path / "state")]
+    with (tmp_path / "demo.out").open("wb") as out:
+        demo = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            assert demo.poll() is None, (tmp_path / "demo.out").read_text()
+            try:
+                if httpx.get(base + "/.well-known/oauth-protected-resource", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        banner = (tmp_path / "demo.out").read_text()
+        snippet = banner.split("sign in on the page it prints):\n", 1)[1].split("\n\n", 1)[0]
+        home = tmp_path / "hermes"
+        write_config(home, yaml.safe_load(snippet)["mcp_servers"])
+        hermes_login(home, "labgate", _fill_demo_page)
+        driver = HermesDriver(home)
+        try:
+            found = driver.discover()
+            assert found["errors"] == {}, found
+            assert "mcp__labgate__health_summary" in found["tools"]
+            body = handed(driver.call("mcp__labgate__health_summary", {}))
+            assert body["structuredContent"]["provenance"]["capability"] == "health"
+        finally:
+            driver.close()
+    finally:
+        stop_process(demo, timeout=20)
