@@ -336,7 +336,7 @@ def test_unattended_hermes_keeps_its_tools_through_token_expiry(
     short_lived_idp.reset_stats()
 
     # From here on no human: Hermes runs unattended (no terminal), as its gateway daemon does.
-    rounds, lost, failed = 6, 0, 0
+    rounds, lost, failed = 10, 0, 0
     driver = HermesDriver(home, env)
     try:
         found = driver.discover()
@@ -345,11 +345,16 @@ def test_unattended_hermes_keeps_its_tools_through_token_expiry(
         assert "mcp__labgate__testcap_echo" in tools
         for i in range(rounds):
             time.sleep(TOKEN_TTL + 1)  # the access token has expired
+            # A denial, invalid arguments, then a good call, each with an expired token.
+            for args in ({"text": "x", "count": 9}, {"text": ""}):
+                answer = driver.call("mcp__labgate__testcap_echo", args)
+                if "error" not in handed(answer).get("structuredContent", {}):
+                    failed += 1
             answer = driver.call("mcp__labgate__testcap_echo", {"text": f"round {i}"})
             body = handed(answer)
             if body.get("structuredContent", {}).get("result", {}).get("text") != f"round {i}":
                 failed += 1
-            if set(driver.tools()) != tools:
+            if set(driver.tools()) != tools or answer["breaker"].get("labgate", 0):
                 lost += 1
     finally:
         driver.close()

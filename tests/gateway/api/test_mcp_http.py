@@ -270,12 +270,27 @@ async def test_port_wildcard_matches_only_a_port(make_mcp: Callable[..., Any]) -
         token = m.token()
         for host in ("labgate.lan:8443", "LABGATE.lan:80"):
             assert (await m.modern("tools/list", token=token, Host=host)).status_code == 200
-        for host in ("labgate.lan:80.evil.example", "labgate.lan:", "labgate.lan:8443x"):
+        for host in (
+            "labgate.lan:80.evil.example",
+            "labgate.lan:",
+            "labgate.lan:8443x",
+            "labgate.lan.evil.example:443",  # a longer name with the same first labels
+            "labgate.lan-evil:443",
+            "labgate.lanx:443",
+            "evil.labgate.lan:443",
+            "labgate.lan",  # name:* asks for a port
+        ):
             assert (await m.modern("tools/list", token=token, Host=host)).status_code == 421, host
         host = {"Host": "labgate.lan:8443"}
         good = await m.modern("tools/list", token=token, Origin="https://console.lan:8443", **host)
         assert good.status_code == 200
-        for origin in ("https://console.lan:1.evil.example", "https://console.lan:"):
+        for origin in (
+            "https://console.lan:1.evil.example",
+            "https://console.lan:",
+            "https://console.lan.evil.example:8443",
+            "https://console.lan-evil:8443",
+            "http://console.lan:8443",
+        ):
             bad = await m.modern("tools/list", token=token, Origin=origin, **host)
             assert bad.status_code == 403, origin
 
