@@ -161,6 +161,11 @@ def hermes(
             "labgate": static_server(gateway.url, "LABGATE_TOKEN"),
             "plain": static_server(gateway.url, "PLAIN_TOKEN"),
             "measure": static_server(gateway.url, "PLAIN_TOKEN"),
+            # The per-capability snippet of docs/hermes.md, its URL on the test capability.
+            "lab-astro": {
+                **docs_snippet("lab-astro")["mcp_servers"]["lab-astro"],
+                "url": gateway.url + "/testcap",
+            },
         },
     )
     env = {
@@ -202,6 +207,8 @@ def test_hermes_registers_the_allowed_tools_under_its_names(discovered: dict[str
         "mcp__plain__testcap_list",
     } <= names
     assert "mcp__plain__testcap_slow" not in names
+    # Hermes' sanitiser: mcp__<server>__<tool>, "-" becomes "_".
+    assert "mcp__lab_astro__testcap_echo" in names
     echo = discovered["tools"]["mcp__labgate__testcap_echo"]
     assert echo["parameters"]["properties"]["text"]["maxLength"] == 200
     # The untrusted-data rule is in the description Hermes shows the model.
