@@ -32,7 +32,8 @@ from gateway.audit.sink import AuditSink
 from gateway.auth import Authenticator, build_authenticator
 from gateway.auth.failures import AuthFailureAudit
 from gateway.auth.gate import AuthGate
-from gateway.capability import Capability, Resources, SetupContext
+from gateway.capability import Capability, Resources, SampleClients, SetupContext
+from gateway.cursor import cursor_codec
 from gateway.errors import ConfigError, PolicyError
 from gateway.pipeline import Pipeline
 from gateway.policy.shadow import ShadowStore
@@ -83,6 +84,9 @@ class Runtime:
         self._sighup = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resources: dict[str, Resources] = {}
+        #: Clients over capability sample data (demo mode), closed with the runtime.
+        self._samples = SampleClients()
+        self.cursors = cursor_codec(settings.cursor_key_file)
         self.shipper: PostgresSink | None = None
         self.upstreams: Upstreams | None = None
         self.journal: Journal | None = None
@@ -217,7 +221,12 @@ class Runtime:
             if not (s.sample_data or name in wanted):
                 continue  # neither configured nor governed: off, nothing to set up
             self._resources[name] = await cap.setup(
-                SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
+                SetupContext(
+                    config=self.configs[name],
+                    sample=s.sample_data,
+                    http=self._http(cap),
+                    sample_http=self._samples,
+                )
             )
         self._pipeline = Pipeline(
             registry=self.registry,
@@ -230,6 +239,7 @@ class Runtime:
             clock=self.clock,
             scrubber=Scrubber([*service_secrets(s), *self.upstreams.secrets()]),
             shadow=self.shadow,
+            cursors=self.cursors,
         )
         await sink.write(
             AuditRecord(
@@ -278,6 +288,7 @@ class Runtime:
         for res in self._resources.values():
             if res.close is not None:
                 await res.close()
+        await self._samples.aclose()
         if self._gate is not None:
             await self._gate.aclose()  # pending failure counts, before the journal closes
         if self.shipper is not None:

@@ -28,6 +28,7 @@ from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth import Authenticator
 from gateway.cache import ResultCache
 from gateway.capability import Capability, Principal, Resources, Tool, ToolContext
+from gateway.cursor import CursorCodec
 from gateway.errors import (
     AuditUnavailable,
     AuthError,
@@ -98,6 +99,7 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scrubber: Scrubber | None = None,
         shadow: ShadowStore | None = None,
+        cursors: CursorCodec | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -112,6 +114,8 @@ class Pipeline:
         self.scrubber = scrubber or Scrubber(())
         #: Decided beside the live set, never enforced (``policies/shadow/``).
         self.shadow = shadow
+        #: Seals the page cursors tools hand out (bound to tool and principal).
+        self.cursors = cursors or CursorCodec()
         self.limiter = Limiter()
         self.cache: ResultCache[tuple[dict[str, Any], bool, str]] = ResultCache()
         self._tools = {
@@ -383,6 +387,8 @@ class Pipeline:
             scope=scope,
             config=self.configs[cap_name],
             clients=self.resources[cap_name].clients,
+            tool=info.tool.name,
+            cursors=self.cursors,
         )
         timeout = float(policy_set.global_policy.tool_timeout_seconds)
         ttl = float(obligations.cache_ttl or 0)
@@ -393,8 +399,14 @@ class Pipeline:
         record.upstream = info.tool.upstream
         try:
             if ttl > 0:
-                key = canonical_json(
-                    [info.tool.name, arg_values, scope.model_dump(mode="json") if scope else None]
+                key = canonical_json(  # per principal: its cursors open only for it
+                    [
+                        info.tool.name,
+                        principal.issuer,
+                        principal.sub,
+                        arg_values,
+                        scope.model_dump(mode="json") if scope else None,
+                    ]
                 )
                 (output, partial, retrieved), outcome = await self.cache.get_or_run(
                     key, ttl, time.monotonic, run
