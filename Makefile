@@ -32,6 +32,7 @@ check: $(STAMP)
 	$(BIN)/ruff check gateway capabilities tests bench
 	$(BIN)/ruff format --check gateway capabilities tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 openapi: $(STAMP)
 	$(BIN)/labgate openapi > openapi/openapi.json

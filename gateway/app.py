@@ -208,7 +208,9 @@ class Runtime:
             self.telemetry.set_audit_lag_source(lambda: shipper.lag)
         self.upstreams = Upstreams(s.upstreams, telemetry=self.telemetry)
         self.upstreams.build_all()  # a bad secret or CA file fails at start, not on first use
-        self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
+        self.authenticator = build_authenticator(
+            s.auth, bind_host=s.listen.host, telemetry=self.telemetry
+        )
         await self.authenticator.start()
         self._gate = AuthGate(
             self.authenticator,

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.errors import ConfigError, PolicyError
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.registry import Registry
 from gateway.secrets import read_secret_file
 from gateway.settings import Settings

@@ -20,8 +20,9 @@ from gateway.errors import PolicyError
 from gateway.policy.cases import principal_from_claims, run_case_file
 from gateway.policy.diff import diff_sets
 from gateway.policy.evaluate import CallRequest, capability_for_tool, evaluate
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
 from gateway.policy.model import CapabilityPolicy, GlobalPolicy
+from gateway.policy.policyset import PolicySet
 
 __all__ = [
     "SCOPE_NOTE",

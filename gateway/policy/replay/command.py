@@ -23,7 +23,8 @@ import asyncpg
 from gateway.audit.tailcmd import parse_since
 from gateway.capability import Capability
 from gateway.errors import PolicyError
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.policy.replay.calls import parse_call
 from gateway.policy.replay.decide import replay_call
 from gateway.policy.replay.report import FailOn, Report

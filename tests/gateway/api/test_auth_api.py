@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.policy.loader import PolicySet
+from gateway.policy.policyset import PolicySet
 from gateway.policy.store import PolicyStore
 from tests.support.forged_tokens import ForgeContext, forged_tokens
 from tests.support.gateway_app import Gateway

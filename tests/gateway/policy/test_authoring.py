@@ -20,8 +20,9 @@ from gateway.cli import main
 from gateway.errors import PolicyError
 from gateway.policy import commands
 from gateway.policy.evaluate import CallRequest, allowed_tools, evaluate
-from gateway.policy.loader import PolicySet, load_policy_dir
+from gateway.policy.loader import load_policy_dir
 from gateway.policy.model import Who
+from gateway.policy.policyset import PolicySet
 
 from .demo import registry
 from .test_evaluate import CLIENTS, GROUPS, IN_BOUNDS, TIMES, USERS
