@@ -45,13 +45,7 @@ from typing_extensions import TypeVar
 
 from gateway.cache import SingleFlight
 from gateway.cursor import CursorCodec, CursorError
-from gateway.errors import (
-    ConfigError,
-    GatewayError,
-    InvalidArguments,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from gateway.errors import GatewayError, InvalidArguments, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = [
     "SAMPLE_BASE_URL",
@@ -343,8 +337,6 @@ def upstream_failure(subject: str, exc: GatewayError) -> Finding:
     """The finding for an error raised by the guarded upstream client (no upstream text)."""
     if isinstance(exc, UpstreamUnavailable | UpstreamTimeout):
         return Finding("fail", subject, "unreachable", f"no answer ({exc.code})")
-    if isinstance(exc, ConfigError):
-        return Finding("fail", subject, "not-configured", exc.detail)
     return Finding("fail", subject, "unexpected-shape", f"unusable answer ({exc.code})")
 
 
