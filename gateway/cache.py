@@ -91,6 +91,11 @@ class SingleFlight(Generic[V]):
             outcome = "miss"
         return await self._wait(flight), outcome
 
+    def peek(self, key: str) -> V | None:
+        """The finished result kept for ``key`` (expired or not), without running anything."""
+        entry = self._done.get(key)
+        return entry.value if entry is not None else None
+
     def invalidate(self, key: str) -> None:
         """Forget the finished result of ``key`` (a run in flight is not affected)."""
         self._done.pop(key, None)
