@@ -128,7 +128,7 @@ def _policy_replay(args: argparse.Namespace, settings: Any, caps: Any) -> int:
     journal = None if dsn else Path(args.journal) if args.journal else settings.journal_path
     if journal is not None and not journal.is_file():
         raise UsageError(f"no journal at {journal}")
-    return command.run(args, caps, journal, dsn)
+    return _show(command.run(args, caps, journal, dsn))
 
 
 class UsageError(Exception):
