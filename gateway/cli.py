@@ -152,7 +152,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from gateway.audit.prune import cmd_prune
 
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
-        return cmd_prune(journal, args.keep_days, now=datetime.now(UTC))
+        return _show(cmd_prune(journal, args.keep_days, now=datetime.now(UTC)))
     if args.action == "tail":
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
         return run_audit_tail(journal, args)
@@ -165,7 +165,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             if settings.postgres is None:
                 raise ConfigError("--postgres needs a postgres section", key="postgres")
             dsn = settings.postgres.resolved_dsn()
-    return verify.cmd_verify(journal_path, dsn)
+    return _show(verify.cmd_verify(journal_path, dsn))
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
