@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from capabilities.astro import CAPABILITY
 from capabilities.astro.schemas import (
     AstroConfig,
@@ -16,7 +18,7 @@ from capabilities.astro.tools import get_session, list_sessions, totals
 from gateway.capability import Principal, SampleClients, SetupContext, ToolContext, now_utc
 
 
-def _no_network(name: str) -> object:
+def _no_network(name: str) -> httpx.AsyncClient:
     raise AssertionError("sample mode must not build an upstream client")
 
 

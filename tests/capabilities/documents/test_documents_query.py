@@ -67,7 +67,9 @@ def test_snippet_is_plain_readable_text() -> None:
 
 def test_cursor_round_trip_and_tampering() -> None:
     now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    ctx = ToolContext(Principal(sub="hermes"), "r", now, None, None, {}, tool="documents_search")
+    ctx: ToolContext = ToolContext(
+        Principal(sub="hermes"), "r", now, None, None, {}, tool="documents_search"
+    )
     fp = fingerprint(["telescope"])
     cursor = Cursor(10, fp)
     assert Cursor.decode(ctx, cursor.encode(ctx), fp) == cursor

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from capabilities.documents import CAPABILITY, sample, tools
 from capabilities.documents.client import PaperlessClient
 from capabilities.documents.schemas import (
@@ -19,7 +21,7 @@ from .documents_fixtures import tool_context
 SCOPE = DocumentsScope(tags_all=["agent-visible"], tags_none=["medical", "finance"])
 
 
-def _no_network(name: str) -> object:
+def _no_network(name: str) -> httpx.AsyncClient:
     raise AssertionError("sample mode must not build an upstream client")
 
 

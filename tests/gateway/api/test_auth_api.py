@@ -46,7 +46,7 @@ async def oidc_gw(
     async with make_gateway(auth=auth) as gw:
         pipeline = gw.runtime.pipeline
         store = CountingStore(pipeline.policies)
-        pipeline.policies = store  # type: ignore[assignment]
+        pipeline.policies = store
         yield gw, store
 
 
