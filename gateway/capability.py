@@ -1,21 +1,29 @@
 """The plug-in interface: what a capability is, what a tool is, what a tool gets at run time.
 
 A capability is a folder under ``capabilities/`` whose ``__init__.py`` exports ``CAPABILITY``.
-Capabilities import only this module and :mod:`gateway.errors`.
+Capabilities import only this module and :mod:`gateway.errors` (an import-linter contract
+in pyproject.toml keeps it so).
 
     class SearchArgs(BaseModel):
         model_config = ConfigDict(extra="forbid")
         query: str = Field(min_length=1, max_length=200)
 
+    Ctx = ToolContext[DocumentsConfig, DocumentsScope]   # typed: no downcast in a tool
+
     @tool("documents_search", title="Search documents", output=SearchResult)
-    async def search(args: SearchArgs, ctx: ToolContext) -> SearchResult:
+    async def search(args: SearchArgs, ctx: Ctx) -> SearchResult:
         return await ctx.client(PaperlessClient).search(args, scope=ctx.scope)
 
-    CAPABILITY = Capability(
+    CAPABILITY: Capability[DocumentsConfig, DocumentsScope] = Capability(
         name="documents", title="...", description="...",
         tools=(search,), config_model=DocumentsConfig, scope_model=DocumentsScope,
-        setup=setup,                     # async (SetupContext) -> Resources
+        setup=setup,                     # async (SetupContext[DocumentsConfig]) -> Resources
     )
+
+What the gateway offers, so no capability re-implements it: guarded upstream clients and
+clients over sample data (:class:`SetupContext`), sealed page cursors
+(:meth:`ToolContext.seal_cursor`), a TTL cache with single-flight (:class:`SingleFlight`),
+and a hook for tools defined in operator files that reload (``Capability.tool_source``).
 
 Rules a tool follows: read-only; output root is an object (lists as ``{"items": [...],
 "next_cursor": ...}``); free text that comes from an upstream is typed :data:`UntrustedText`;
@@ -26,27 +34,35 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar, get_type_hints
+from typing import Annotated, Any, Generic, Literal, Protocol, get_type_hints
 
 import httpx
 from pydantic import BaseModel, Field
+from typing_extensions import TypeVar
 
-from gateway.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
+from gateway.cache import SingleFlight
+from gateway.cursor import CursorCodec, CursorError
+from gateway.errors import GatewayError, InvalidArguments, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = [
+    "SAMPLE_BASE_URL",
     "UNTRUSTED_MARK",
     "Capability",
+    "CursorCodec",
     "DoctorContext",
     "DoctorReport",
     "Finding",
     "Principal",
     "Resources",
+    "SampleClients",
     "SetupContext",
+    "SingleFlight",
     "Tool",
     "ToolContext",
+    "ToolSource",
     "UntrustedText",
     "tool",
     "upstream_failure",
@@ -61,8 +77,16 @@ UntrustedText = Annotated[str, Field(json_schema_extra={UNTRUSTED_MARK: True})]
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 MAX_TOOL_NAME = 40
 
+#: Base URL of the clients over sample data (never resolved: the transport answers).
+SAMPLE_BASE_URL = "http://sample.invalid"
+#: What a bad cursor is answered with, unless the tool says it better.
+BAD_CURSOR = "Invalid cursor; use next_cursor from the previous page with the same arguments."
+
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 OutT = TypeVar("OutT", bound=BaseModel)
+#: A capability's config model and policy scope model (``Any`` where nobody says).
+ConfigT = TypeVar("ConfigT", bound=BaseModel, default=Any)
+ScopeT = TypeVar("ScopeT", bound=BaseModel, default=Any)
 T = TypeVar("T")
 
 
@@ -81,7 +105,7 @@ class Principal:
 
 
 @dataclass(frozen=True, slots=True)
-class Tool(Generic[ArgsT, OutT]):
+class Tool(Generic[ArgsT, OutT, ConfigT, ScopeT]):
     """One typed, read-only operation of a capability."""
 
     name: str
@@ -89,7 +113,7 @@ class Tool(Generic[ArgsT, OutT]):
     description: str
     args_model: type[ArgsT]
     output_model: type[OutT]
-    handler: Callable[[ArgsT, ToolContext], Awaitable[OutT]]
+    handler: Callable[[ArgsT, ToolContext[ConfigT, ScopeT]], Awaitable[OutT]]
     #: Upstream name recorded in provenance and audit (``None`` when the tool needs none).
     upstream: str | None = None
 
@@ -117,13 +141,18 @@ def tool(
     output: type[OutT],
     upstream: str | None = None,
     description: str | None = None,
-) -> Callable[[Callable[[Any, ToolContext], Awaitable[OutT]]], Tool[Any, OutT]]:
-    """Declare a tool; the args model is read from the handler's first parameter annotation."""
+) -> Callable[
+    [Callable[[ArgsT, ToolContext[ConfigT, ScopeT]], Awaitable[OutT]]],
+    Tool[ArgsT, OutT, ConfigT, ScopeT],
+]:
+    """Declare a tool; the args model is read from the handler's first parameter annotation,
+    the config and scope types from its ``ToolContext[...]`` annotation."""
 
-    def wrap(fn: Callable[[Any, ToolContext], Awaitable[OutT]]) -> Tool[Any, OutT]:
-        hints = get_type_hints(fn)
+    def wrap(
+        fn: Callable[[ArgsT, ToolContext[ConfigT, ScopeT]], Awaitable[OutT]],
+    ) -> Tool[ArgsT, OutT, ConfigT, ScopeT]:
         first = next(iter(inspect.signature(fn).parameters))
-        args_model = hints[first]
+        args_model: type[ArgsT] = get_type_hints(fn)[first]
         doc = inspect.cleandoc(fn.__doc__ or "").strip()
         return Tool(
             name=name,
@@ -146,34 +175,67 @@ class Resources:
     close: Callable[[], Awaitable[None]] | None = None
 
 
+class SampleClients:
+    """``SetupContext.sample_http`` as the gateway serves it: makes clients on
+    :data:`SAMPLE_BASE_URL` over a capability's sample transport, and closes them all."""
+
+    def __init__(self) -> None:
+        self._clients: list[httpx.AsyncClient] = []
+
+    def __call__(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(
+            base_url=SAMPLE_BASE_URL, transport=transport, follow_redirects=False
+        )
+        self._clients.append(client)
+        return client
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            await client.aclose()
+
+
 @dataclass(frozen=True, slots=True)
-class SetupContext:
+class SetupContext(Generic[ConfigT]):
     """Handed to ``Capability.setup`` once, in the app's lifespan."""
 
     #: The capability's validated config (an instance of ``Capability.config_model``).
-    config: BaseModel
+    config: ConfigT
     #: Demo mode: build clients over the capability's sample data, never the network.
     sample: bool
     #: ``http(upstream_name)`` -> a guarded ``httpx.AsyncClient`` built by gateway/upstream.py
     #: (base URL pinned, no redirects, timeouts, size cap, breaker, credentials injected).
     http: Callable[[str], httpx.AsyncClient]
+    #: ``sample_http(transport)`` -> a client on :data:`SAMPLE_BASE_URL` over the capability's
+    #: sample transport (demo mode); the gateway owns it and closes it at shutdown.
+    sample_http: Callable[[httpx.AsyncBaseTransport], httpx.AsyncClient] = field(
+        default_factory=SampleClients
+    )
+
+
+#: Used when a context is built without a codec (tests); the pipeline passes the runtime's.
+_PROCESS_CURSORS = CursorCodec()
 
 
 @dataclass(slots=True)
-class ToolContext:
+class ToolContext(Generic[ConfigT, ScopeT]):
     """What a tool handler gets besides its arguments."""
 
     principal: Principal
     request_id: str
     now: datetime
     #: The matched rule's scope (an instance of ``Capability.scope_model``) or ``None``.
-    scope: BaseModel | None
-    config: BaseModel
+    scope: ScopeT | None
+    config: ConfigT
     clients: Mapping[type[Any], Any]
     #: Notes the tool wants in the audit record (e.g. ``{"scope_dropped": 2}``); small, no secrets.
     notes: dict[str, Any] = field(default_factory=dict)
     #: True when the tool returned less than it found (truncation, item caps upstream).
     partial: bool = False
+    #: The tool being run (cursors are bound to it).
+    tool: str = ""
+    #: The gateway's cursor key (see :meth:`seal_cursor`); the pipeline passes the runtime's.
+    cursors: CursorCodec = field(default_factory=lambda: _PROCESS_CURSORS)
 
     def client(self, cls: type[T]) -> T:
         try:
@@ -181,31 +243,66 @@ class ToolContext:
         except KeyError:
             raise LookupError(f"no client of type {cls.__name__} was set up") from None
 
+    def _bound(self) -> tuple[str, ...]:
+        p = self.principal
+        return (self.tool, p.issuer or "", p.sub)
+
+    def seal_cursor(self, position: Mapping[str, Any]) -> str:
+        """An opaque cursor for ``position`` (a small JSON object): only this gateway can
+        mint one, and it opens only for this tool and this principal."""
+        return self.cursors.seal(position, self._bound())
+
+    def open_cursor(self, token: str, invalid: str = BAD_CURSOR) -> dict[str, Any]:
+        """The position sealed in ``token``; :class:`InvalidArguments` (``invalid``) when it
+        was forged, altered, or issued for another tool or principal."""
+        try:
+            return self.cursors.open(token, self._bound())
+        except CursorError as exc:
+            raise InvalidArguments(invalid, internal=f"cursor refused: {exc}") from None
+
+
+class ToolSource(Protocol):
+    """Tool definitions that live in operator files and reload (declarative tools)."""
+
+    #: The capability built from the files (same name as the built-in it replaces).
+    capability: Capability[Any, Any]
+    last_error: str | None
+
+    def reload(self) -> Any: ...
+
+    async def watch(self) -> None: ...
+
+    def listen(self, on_reload: Callable[[Any], None]) -> None: ...
+
 
 class _NoConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
 
-async def _no_setup(ctx: SetupContext) -> Resources:
+async def _no_setup(ctx: SetupContext[Any]) -> Resources:
     return Resources(clients={})
 
 
 @dataclass(frozen=True, slots=True)
-class Capability:
+class Capability(Generic[ConfigT, ScopeT]):
     """A named group of tools with one upstream, one config section and one policy file."""
 
     name: str
     title: str
     description: str
-    tools: tuple[Tool[Any, Any], ...]
-    config_model: type[BaseModel] = _NoConfig
+    tools: tuple[Tool[Any, Any, ConfigT, ScopeT], ...]
+    config_model: type[ConfigT] = _NoConfig  # type: ignore[assignment]
     #: Pydantic model (extra='forbid') of the policy ``scope`` block; ``None``: no scope keys.
-    scope_model: type[BaseModel] | None = None
-    setup: Callable[[SetupContext], Awaitable[Resources]] = _no_setup
+    scope_model: type[ScopeT] | None = None
+    setup: Callable[[SetupContext[ConfigT]], Awaitable[Resources]] = _no_setup
     #: Policy example shipped in the capability README and in ``policies/``.
     version: str = "1"
     #: Optional ``labgate doctor`` probe: upstream reachable, scope names resolve, preview.
-    doctor: Callable[[DoctorContext], Awaitable[DoctorReport]] | None = None
+    doctor: Callable[[DoctorContext[ConfigT, ScopeT]], Awaitable[DoctorReport]] | None = None
+    #: For tools defined in operator files: ``tool_source(config, upstream_names)`` loads them
+    #: (raising :class:`ConfigError` when they are invalid) and returns the source whose
+    #: ``capability`` replaces this one and which reloads; ``None``: keep this capability.
+    tool_source: Callable[[ConfigT, Collection[str]], ToolSource | None] | None = None
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):
@@ -217,7 +314,7 @@ class Capability:
         if len(set(names)) != len(names):
             raise ValueError(f"capability {self.name} declares a tool twice")
 
-    def tool(self, name: str) -> Tool[Any, Any] | None:
+    def tool(self, name: str) -> Tool[Any, Any, ConfigT, ScopeT] | None:
         for t in self.tools:
             if t.name == name:
                 return t
@@ -244,14 +341,14 @@ def upstream_failure(subject: str, exc: GatewayError) -> Finding:
 
 
 @dataclass(frozen=True, slots=True)
-class DoctorContext:
+class DoctorContext(Generic[ConfigT, ScopeT]):
     """Handed to ``Capability.doctor``: the live upstream, the config, every policy scope."""
 
-    config: BaseModel
+    config: ConfigT
     #: ``http(upstream_name)``: the same guarded client the tools get.
     http: Callable[[str], httpx.AsyncClient]
     #: Rule id -> the validated scope of each rule of this capability's policy.
-    scopes: Mapping[str, BaseModel | None]
+    scopes: Mapping[str, ScopeT | None]
 
 
 @dataclass(slots=True)

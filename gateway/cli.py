@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.audit.tailcmd import audit_tail_arguments, run_audit_tail
+from gateway.cliresult import CommandResult
 from gateway.doctor import command as doctor_command
 from gateway.errors import ConfigError, PolicyError
 
@@ -77,6 +78,14 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(result: CommandResult) -> int:
+    """Print what a command found; its exit code is the process's."""
+    sys.stdout.write(result.text)
+    for line in result.errors:
+        print(line, file=sys.stderr)
+    return result.exit_code
+
+
 def _policy_dir(args: argparse.Namespace, attr: str = "dir") -> Path:
     value = getattr(args, attr, None)
     return Path(value) if value else Path("policies")
@@ -88,14 +97,14 @@ def cmd_policy(args: argparse.Namespace) -> int:
     settings = _settings(args)
     caps = _registry(settings)
     if args.action == "check":
-        return commands.check(_policy_dir(args), caps)
+        return _show(commands.check(_policy_dir(args), caps))
     if args.action == "schema":
         print(json.dumps(commands.json_schema(), indent=2))
         return 0
     if args.action == "test":
-        return commands.test(_policy_dir(args), caps)
+        return _show(commands.test(_policy_dir(args), caps))
     if args.action == "diff":
-        return commands.diff(Path(args.a), Path(args.b), caps)
+        return _show(commands.diff(Path(args.a), Path(args.b), caps))
     if args.action == "replay":
         return _policy_replay(args, settings, caps)
     # explain
@@ -105,7 +114,7 @@ def cmd_policy(args: argparse.Namespace) -> int:
         at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
     except ValueError:
         raise UsageError(f"--at {args.at!r} is not an ISO time") from None
-    return commands.explain(_policy_dir(args), caps, claims, args.tool, tool_args, at)
+    return _show(commands.explain(_policy_dir(args), caps, claims, args.tool, tool_args, at))
 
 
 def _policy_replay(args: argparse.Namespace, settings: Any, caps: Any) -> int:
@@ -119,7 +128,7 @@ def _policy_replay(args: argparse.Namespace, settings: Any, caps: Any) -> int:
     journal = None if dsn else Path(args.journal) if args.journal else settings.journal_path
     if journal is not None and not journal.is_file():
         raise UsageError(f"no journal at {journal}")
-    return command.run(args, caps, journal, dsn)
+    return _show(command.run(args, caps, journal, dsn))
 
 
 class UsageError(Exception):
@@ -143,7 +152,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         from gateway.audit.prune import cmd_prune
 
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
-        return cmd_prune(journal, args.keep_days, now=datetime.now(UTC))
+        return _show(cmd_prune(journal, args.keep_days, now=datetime.now(UTC)))
     if args.action == "tail":
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
         return run_audit_tail(journal, args)
@@ -156,7 +165,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             if settings.postgres is None:
                 raise ConfigError("--postgres needs a postgres section", key="postgres")
             dsn = settings.postgres.resolved_dsn()
-    return verify.cmd_verify(journal_path, dsn)
+    return _show(verify.cmd_verify(journal_path, dsn))
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -284,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = sub.add_parser("doctor", help="check config, secrets, identity and upstreams")
     doctor_command.add_arguments(doctor)
-    doctor.set_defaults(fn=doctor_command.run)
+    doctor.set_defaults(fn=lambda args: _show(doctor_command.run(args)))
     return parser
 
 

@@ -3,16 +3,21 @@
 Nothing is enabled because a package happens to be installed: an extra capability loads only
 when ``extra_capabilities`` names it (``module:ATTRIBUTE``). Knowing a capability does not turn
 it on: a capability without a policy file has no tool anyone can list or call.
+
+The registry names no capability: one whose tools live in operator files offers a
+``tool_source`` hook; given its config section it returns the source whose capability takes
+the built-in's place and which reloads (SIGHUP, file watch, ``/ops/reload``).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from gateway.capability import Capability, Tool
+from pydantic import ValidationError
+
+from gateway.capability import Capability, Tool, ToolSource
 from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,28 +41,20 @@ BUILTIN: tuple[str, ...] = (
 )
 
 
-class Reloadable(Protocol):
-    """A capability whose definitions live in operator files (declarative tools)."""
-
-    last_error: str | None
-
-    def reload(self) -> Any: ...
-
-    async def watch(self) -> None: ...
-
-    def listen(self, on_reload: Callable[[Any], None]) -> None: ...
+#: A source of tool definitions in operator files (see ``Capability.tool_source``).
+Reloadable = ToolSource
 
 
-class Registry(Mapping[str, Capability]):
+class Registry(Mapping[str, Capability[Any, Any]]):
     """Capabilities by name, with a tool-name index."""
 
     def __init__(
-        self, capabilities: Iterable[Capability], reloadable: Iterable[Reloadable] = ()
+        self, capabilities: Iterable[Capability[Any, Any]], reloadable: Iterable[ToolSource] = ()
     ) -> None:
         #: Sources of tool definitions that reload like policies (all-or-nothing).
         self.reloadable = list(reloadable)
-        self._caps: dict[str, Capability] = {}
-        self._tools: dict[str, tuple[Capability, Tool[Any, Any]]] = {}
+        self._caps: dict[str, Capability[Any, Any]] = {}
+        self._tools: dict[str, tuple[Capability[Any, Any], Tool[Any, Any]]] = {}
         for cap in capabilities:
             if cap.name in self._caps:
                 raise ConfigError(f"capability {cap.name!r} is registered twice")
@@ -67,7 +64,7 @@ class Registry(Mapping[str, Capability]):
                     raise ConfigError(f"tool {t.name!r} is defined by two capabilities")
                 self._tools[t.name] = (cap, t)
 
-    def __getitem__(self, name: str) -> Capability:
+    def __getitem__(self, name: str) -> Capability[Any, Any]:
         return self._caps[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -76,14 +73,14 @@ class Registry(Mapping[str, Capability]):
     def __len__(self) -> int:
         return len(self._caps)
 
-    def find_tool(self, name: str) -> tuple[Capability, Tool[Any, Any]] | None:
+    def find_tool(self, name: str) -> tuple[Capability[Any, Any], Tool[Any, Any]] | None:
         return self._tools.get(name)
 
-    def all_tools(self) -> list[tuple[Capability, Tool[Any, Any]]]:
+    def all_tools(self) -> list[tuple[Capability[Any, Any], Tool[Any, Any]]]:
         return list(self._tools.values())
 
 
-def _load(spec: str) -> Capability:
+def _load(spec: str) -> Capability[Any, Any]:
     module_name, _, attr = spec.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -97,49 +94,65 @@ def _load(spec: str) -> Capability:
     return cap
 
 
-def builtin_capabilities() -> list[Capability]:
+def builtin_capabilities() -> list[Capability[Any, Any]]:
     return [_load(m) for m in BUILTIN]
 
 
-def _declarative(directory: Path, upstream_names: Iterable[str]) -> tuple[Capability, Reloadable]:
-    """The operator's own declarative tool directory, loaded all-or-nothing."""
-    from capabilities.declarative import DeclarativeError, DeclarativeStore
-
+def _config(cap: Capability[Any, Any], section: object) -> Any:
     try:
-        store = DeclarativeStore(directory, set(upstream_names))
-        return store.capability, store
-    except DeclarativeError as exc:
-        key = "capabilities.declarative.directory"
-        raise ConfigError(f"declarative tools not loadable: {exc}", key=key) from None
+        return cap.config_model.model_validate(section)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        key = f"capabilities.{cap.name}" + (f".{loc}" if loc else "")
+        raise ConfigError(f"invalid setting {key}: {first['msg']}", key=key) from None
+
+
+def _sourced(
+    caps: list[Capability[Any, Any]],
+    sections: Mapping[str, object],
+    upstream_names: Collection[str],
+) -> tuple[list[Capability[Any, Any]], list[ToolSource]]:
+    """Each capability with a ``tool_source`` hook and a config section, replaced by the
+    capability of its source (loaded now, all-or-nothing; a ``ConfigError`` stops start)."""
+    out: list[Capability[Any, Any]] = []
+    sources: list[ToolSource] = []
+    for cap in caps:
+        section = sections.get(cap.name)
+        source = None
+        if cap.tool_source is not None and section is not None:
+            source = cap.tool_source(_config(cap, section), upstream_names)
+        if source is None:
+            out.append(cap)
+            continue
+        if source.capability.name != cap.name:
+            raise ConfigError(f"the tool source of {cap.name!r} names another capability")
+        out.append(source.capability)
+        sources.append(source)
+    return out, sources
 
 
 def load_registry(
     extra: Iterable[str] = (),
     *,
-    include: Iterable[Capability] = (),
-    declarative_dir: Path | None = None,
-    upstream_names: Iterable[str] = (),
+    include: Iterable[Capability[Any, Any]] = (),
+    sections: Mapping[str, object] | None = None,
+    upstream_names: Collection[str] = (),
 ) -> Registry:
     """The built-ins, then ``include`` (tests), then the named extras.
 
-    With ``declarative_dir`` the declarative capability is built from the operator's directory
-    (and reloads) instead of the shipped examples.
+    ``sections``: the ``capabilities`` settings; a capability with a ``tool_source`` hook
+    loads its tools from what its section names (and reloads) instead of its own.
     """
-    caps = builtin_capabilities()
-    reloadable: list[Reloadable] = []
-    if declarative_dir is not None:
-        own, store = _declarative(declarative_dir, upstream_names)
-        caps = [own if c.name == own.name else c for c in caps]
-        reloadable.append(store)
-    return Registry([*caps, *include, *(_load(s) for s in extra)], reloadable)
+    caps = [*builtin_capabilities(), *include, *(_load(s) for s in extra)]
+    caps, sources = _sourced(caps, sections or {}, upstream_names)
+    return Registry(caps, sources)
 
 
 def registry_for(settings: Settings) -> Registry:
     """The registry a deployment's settings describe."""
-    section = settings.capabilities.get("declarative", {})
-    directory = section.get("directory") if isinstance(section, dict) else None
     return load_registry(
         settings.extra_capabilities,
-        declarative_dir=Path(directory) if directory else None,
-        upstream_names=settings.upstreams,
+        sections=settings.capabilities,
+        upstream_names=tuple(settings.upstreams),
     )

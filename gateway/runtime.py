@@ -25,7 +25,8 @@ from gateway.audit.sink import AuditSink
 from gateway.auth import Authenticator, build_authenticator
 from gateway.auth.failures import AuthFailureAudit
 from gateway.auth.gate import AuthGate
-from gateway.capability import Capability, Resources, SetupContext
+from gateway.capability import Capability, Resources, SampleClients, SetupContext
+from gateway.cursor import cursor_codec
 from gateway.errors import ConfigError, PolicyError
 from gateway.pipeline import Pipeline
 from gateway.policy.shadow import ShadowStore
@@ -76,6 +77,10 @@ class Runtime:
         self._sighup = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resources: dict[str, Resources] = {}
+        #: Clients over capability sample data (demo mode), closed with the runtime.
+        self._samples = SampleClients()
+        #: Seals the page cursors tools hand out (``cursor_key_file`` or a per-process key).
+        self.cursors = cursor_codec(settings.cursor_key_file)
         self.shipper: PostgresSink | None = None
         self.upstreams: Upstreams | None = None
         self.journal: Journal | None = None
@@ -214,6 +219,7 @@ class Runtime:
             clock=self.clock,
             scrubber=Scrubber([*service_secrets(self.settings), *self.upstreams.secrets()]),
             shadow=self.shadow,
+            cursors=self.cursors,
         )
         await sink.write(
             AuditRecord(
@@ -258,7 +264,9 @@ class Runtime:
 
     async def _open_identity(self, sink: AuditSink) -> AuthGate:
         s = self.settings
-        self.authenticator = build_authenticator(s.auth, bind_host=s.listen.host)
+        self.authenticator = build_authenticator(
+            s.auth, bind_host=s.listen.host, telemetry=self.telemetry
+        )
         await self.authenticator.start()
         self._gate = AuthGate(
             self.authenticator, AuthFailureAudit(sink), s.auth.throttle, telemetry=self.telemetry
@@ -273,7 +281,12 @@ class Runtime:
             if not (s.sample_data or name in wanted):
                 continue  # neither configured nor governed: off, nothing to set up
             self._resources[name] = await cap.setup(
-                SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
+                SetupContext(
+                    config=self.configs[name],
+                    sample=s.sample_data,
+                    http=self._http(cap),
+                    sample_http=self._samples,
+                )
             )
 
     def _start_watchers(self) -> None:
@@ -314,6 +327,7 @@ class Runtime:
         for res in self._resources.values():
             if res.close is not None:
                 await res.close()
+        await self._samples.aclose()
         if self._gate is not None:
             await self._gate.aclose()  # pending failure counts, before the journal closes
         if self.shipper is not None:

@@ -33,9 +33,11 @@ def read_secret_file(path: Path, key: str) -> str:
 
 def service_secrets(settings: Settings) -> list[tuple[str, str]]:
     """(setting, value) for every file-held secret of labgate's own services (PostgreSQL,
-    the OIDC HS256 key, the introspection client), for the result scrubber. Upstream
+    the OIDC HS256 key, the introspection client, the cursor key), for the result scrubber. Upstream
     credentials come from their clients (``Upstreams.secrets``)."""
     files: list[tuple[str, Path]] = []
+    if settings.cursor_key_file is not None:
+        files.append(("cursor_key_file", settings.cursor_key_file))
     if settings.postgres is not None and settings.postgres.password_file is not None:
         files.append(("postgres.password_file", settings.postgres.password_file))
     oidc = settings.auth.oidc

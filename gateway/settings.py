@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     extra_capabilities: list[str] = Field(default_factory=list)
     #: Serve each capability's sample data instead of contacting upstreams (demo).
     sample_data: bool = False
+    #: File with the key (at least 32 bytes) that seals page cursors; gateways sharing one
+    #: address need the same key. Unset: a random key per process (cursors end at restart).
+    cursor_key_file: Path | None = None
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     mcp: McpSettings = McpSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import httpx
-
 from gateway.capability import Capability, Resources, SetupContext, now_utc
 
 from .client import InfluxQLClient
 from .doctor import doctor
 from .flux import FluxClient
 from .frames import AstroBackend, FrameSource
-from .sample import SAMPLE_URL, sample_transport
+from .sample import sample_transport
 from .schemas import AstroConfig, AstroScope
 from .tools import TOOLS
 
 __all__ = ["CAPABILITY", "AstroConfig", "AstroScope", "setup"]
 
 
-async def setup(ctx: SetupContext) -> Resources:
+async def setup(ctx: SetupContext[AstroConfig]) -> Resources:
     config = ctx.config
-    assert isinstance(config, AstroConfig)
     if ctx.sample:
         demo = config.model_copy(update={"backend": "influxql", "layout": "wide"})
-        http = httpx.AsyncClient(
-            base_url=SAMPLE_URL, transport=sample_transport(demo.wide, now_utc().date())
-        )
+        http = ctx.sample_http(sample_transport(demo.wide, now_utc().date()))
         source: FrameSource = InfluxQLClient(http, demo)
-
-        async def close() -> None:
-            await http.aclose()
-
-        return Resources(clients={AstroBackend: AstroBackend(source)}, close=close)
+        return Resources(clients={AstroBackend: AstroBackend(source)})
     guarded = ctx.http(config.upstream)  # owned and closed by the gateway
     if config.backend == "flux":
         source = FluxClient(guarded, config)
@@ -39,7 +30,7 @@ async def setup(ctx: SetupContext) -> Resources:
     return Resources(clients={AstroBackend: AstroBackend(source)})
 
 
-CAPABILITY = Capability(
+CAPABILITY: Capability[AstroConfig, AstroScope] = Capability(
     name="astro",
     title="Astrophotography sessions",
     description=(

@@ -28,9 +28,8 @@ _SOURCE_CODES = {
 }
 
 
-async def doctor(ctx: DoctorContext) -> DoctorReport:
+async def doctor(ctx: DoctorContext[AstroConfig, AstroScope]) -> DoctorReport:
     config = ctx.config
-    assert isinstance(config, AstroConfig)
     report = DoctorReport()
     subject = f"upstream {config.upstream}"
     http = ctx.http(config.upstream)
@@ -48,7 +47,6 @@ async def doctor(ctx: DoctorContext) -> DoctorReport:
         return report
     report.findings.append(version)
     for rule_id, scope in ctx.scopes.items():
-        assert scope is None or isinstance(scope, AstroScope)
         globs = scope.targets if scope is not None else None
         if globs is not None:
             report.findings.extend(_glob_findings(f"rule {rule_id}: targets", globs, targets))

@@ -1,7 +1,9 @@
-"""Opaque session ids and page cursors: base64url of a small JSON, strictly re-validated.
+"""Opaque session ids and page cursors, strictly re-validated.
 
-An id names (night, target); it grants nothing by itself: the tool checks the target
-against the policy scope again every time one comes back.
+An id is base64url of a small JSON naming (night, target); it grants nothing by itself: the
+tool checks the target against the policy scope again every time one comes back. A cursor is
+sealed by the gateway (:meth:`ToolContext.seal_cursor`): only this gateway can mint one, for
+this tool and this principal.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
+from gateway.capability import ToolContext
 from gateway.errors import InvalidArguments
 
 from .schemas import NIGHT_MAX, NIGHT_MIN
@@ -82,33 +85,38 @@ def fingerprint(*parts: object) -> str:
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 
 
-def encode_cursor(key: tuple[date, datetime, str], fp: str) -> str:
+_BAD_CURSOR = "Invalid cursor; use next_cursor from the previous page."
+
+
+def encode_cursor(ctx: ToolContext[Any, Any], key: tuple[date, datetime, str], fp: str) -> str:
     night, first, target = key
-    return _encode(
+    return ctx.seal_cursor(
         {"v": 1, "n": night.isoformat(), "f": int(first.timestamp() * 1000), "t": target, "w": fp}
     )
 
 
-def encode_older_than(night: date, fp: str) -> str:
+def encode_older_than(ctx: ToolContext[Any, Any], night: date, fp: str) -> str:
     """A cursor that resumes with the nights before ``night`` (``night`` itself is done)."""
-    return _encode({"v": 1, "n": night.isoformat(), "f": 0, "t": "", "w": fp})
+    return ctx.seal_cursor({"v": 1, "n": night.isoformat(), "f": 0, "t": "", "w": fp})
 
 
-def decode_cursor(token: str, fp: str) -> tuple[date, int, str]:
+def decode_cursor(ctx: ToolContext[Any, Any], token: str, fp: str) -> tuple[date, int, str]:
     """Return (night, first frame ms, target) of the last session already returned.
 
     ``(night, 0, "")`` is the cursor of :func:`encode_older_than`: every session key of
     ``night`` sorts after it, so only older nights remain.
     """
-    obj = _decode(token, "cursor", {"v", "n", "f", "t", "w"})
+    obj = ctx.open_cursor(token, _BAD_CURSOR)
+    if set(obj) != {"v", "n", "f", "t", "w"} or obj["v"] != 1:
+        raise InvalidArguments(_BAD_CURSOR)
     if obj["w"] != fp:
         raise InvalidArguments("The cursor belongs to a different query; repeat its arguments.")
     first = obj["f"]
     if not isinstance(first, int) or isinstance(first, bool) or first < 0:
-        raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.")
+        raise InvalidArguments(_BAD_CURSOR)
     try:
         if first == 0 and obj["t"] == "":
             return _night(obj["n"]), 0, ""
         return _night(obj["n"]), first, _target(obj["t"])
     except ValueError:
-        raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.") from None
+        raise InvalidArguments(_BAD_CURSOR) from None

@@ -17,11 +17,13 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from gateway.capability import SAMPLE_BASE_URL
+
 from .mapping import WideMapping
 
 __all__ = ["SAMPLE_URL", "sample_points", "sample_transport"]
 
-SAMPLE_URL = "http://sample.invalid"
+SAMPLE_URL = SAMPLE_BASE_URL  # the gateway serves sample clients there
 TARGETS = {
     "M31": ("L", "R", "G", "B", "Ha"),
     "M42": ("L", "R", "G", "B"),

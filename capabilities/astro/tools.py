@@ -61,35 +61,35 @@ __all__ = ["TOOLS", "get_session", "list_sessions", "totals"]
 MAX_FILES = 10
 
 
-def _config(ctx: ToolContext) -> AstroConfig:
-    assert isinstance(ctx.config, AstroConfig)
-    return ctx.config
+#: What an astro tool gets: its config and its rule's scope, typed.
+Ctx = ToolContext[AstroConfig, AstroScope]
 
 
-def _scope(ctx: ToolContext) -> AstroScope:
-    return ctx.scope if isinstance(ctx.scope, AstroScope) else AstroScope()
+def _scope(ctx: Ctx) -> AstroScope:
+    """The rule's scope; a rule without one limits nothing beyond the config."""
+    return ctx.scope if ctx.scope is not None else AstroScope()
 
 
 def _light(c: AstroConfig) -> str:
     return c.wide.light_value if c.layout == "wide" else c.nina.light_value
 
 
-def _check_window(ctx: ToolContext, start: date, end: date) -> None:
-    c, scope = _config(ctx), _scope(ctx)
+def _check_window(ctx: Ctx, start: date, end: date) -> None:
+    c, scope = ctx.config, _scope(ctx)
     allowed = min(c.max_window_days, scope.max_window_days or c.max_window_days)
     if (end - start).days + 1 > allowed:
         ctx.notes["scope_violation"] = "window-too-long"
         raise Denied(f"The window may span at most {allowed} nights; narrow start/end.")
 
 
-def _check_target(ctx: ToolContext, target: str | None) -> None:
+def _check_target(ctx: Ctx, target: str | None) -> None:
     if target is not None and not _scope(ctx).allows(target):
         ctx.notes["scope_violation"] = "target-not-allowed"
         raise Denied("This target is not permitted by policy.")
 
 
-async def _fetch(ctx: ToolContext, query: FrameQuery) -> FrameBatch:
-    c = _config(ctx)
+async def _fetch(ctx: Ctx, query: FrameQuery) -> FrameBatch:
+    c = ctx.config
     source: FrameSource = ctx.client(AstroBackend).source
     try:
         batch = await source.fetch(query)
@@ -109,7 +109,7 @@ async def _fetch(ctx: ToolContext, query: FrameQuery) -> FrameBatch:
     return batch
 
 
-def _in_scope(ctx: ToolContext, sessions: list[Session]) -> list[Session]:
+def _in_scope(ctx: Ctx, sessions: list[Session]) -> list[Session]:
     scope = _scope(ctx)
     kept = [s for s in sessions if scope.allows(s.target)]
     if len(kept) != len(sessions):
@@ -117,16 +117,16 @@ def _in_scope(ctx: ToolContext, sessions: list[Session]) -> list[Session]:
     return kept
 
 
-def _sessions(ctx: ToolContext, batch: FrameBatch, target: str | None) -> list[Session]:
+def _sessions(ctx: Ctx, batch: FrameBatch, target: str | None) -> list[Session]:
     """In-scope sessions of the asked target (re-checked: the query already asked for it)."""
-    c = _config(ctx)
+    c = ctx.config
     tz = ZoneInfo(c.timezone)
     found = group_sessions(batch.frames, _light(c), tz, c.night_offset_hours)
     return [s for s in _in_scope(ctx, found) if target is None or s.target == target]
 
 
-def _summary(ctx: ToolContext, s: Session, fp: str) -> SessionSummary:
-    c, hidden = _config(ctx), _scope(ctx).hidden_fields
+def _summary(ctx: Ctx, s: Session, fp: str) -> SessionSummary:
+    c, hidden = ctx.config, _scope(ctx).hidden_fields
     found = gaps(s.frames, c.gap_minutes)
     per_filter = filter_stats(s.frames, detail=False)
     return SessionSummary(
@@ -143,15 +143,15 @@ def _summary(ctx: ToolContext, s: Session, fp: str) -> SessionSummary:
         lost_minutes=round(sum(g.lost_minutes for g in found), 1),
         quality=quality(s.frames, c.rms_unit),
         camera=None if "camera" in hidden else s.camera,
-        resume_cursor=encode_cursor(s.sort_key(), fp),
+        resume_cursor=encode_cursor(ctx, s.sort_key(), fp),
     )
 
 
 @tool("astro_list_sessions", title="List imaging sessions", output=SessionList)
-async def list_sessions(args: ListSessionsArgs, ctx: ToolContext) -> SessionList:
+async def list_sessions(args: ListSessionsArgs, ctx: Ctx) -> SessionList:
     """Imaging sessions (one target on one night) between two nights, newest first, with
     frames, integration per filter, interruptions and a quality summary."""
-    c, scope = _config(ctx), _scope(ctx)
+    c, scope = ctx.config, _scope(ctx)
     _check_window(ctx, args.start, args.end)
     _check_target(ctx, args.target)
     page = args.limit
@@ -159,7 +159,7 @@ async def list_sessions(args: ListSessionsArgs, ctx: ToolContext) -> SessionList
         ctx.notes["scope_violation"] = "too-many-sessions"
         raise Denied(f"At most {scope.max_sessions} sessions per call; lower limit.")
     fp = fingerprint(args.start, args.end, args.target, args.filter, page)
-    last_night, after = _resume_point(args, fp)
+    last_night, after = _resume_point(ctx, args, fp)
     if last_night < args.start:
         return SessionList(items=[], next_cursor=None, partial=False)
     tz = ZoneInfo(c.timezone)
@@ -180,11 +180,13 @@ def _key(s: Session) -> tuple[date, int, str]:
     return (s.night, int(s.first_frame.timestamp() * 1000), s.target)
 
 
-def _resume_point(args: ListSessionsArgs, fp: str) -> tuple[date, tuple[date, int, str] | None]:
+def _resume_point(
+    ctx: Ctx, args: ListSessionsArgs, fp: str
+) -> tuple[date, tuple[date, int, str] | None]:
     """(last night to fetch, key every returned session must sort before)."""
     if args.cursor is None:
         return args.end, None
-    night, first_ms, target = decode_cursor(args.cursor, fp)
+    night, first_ms, target = decode_cursor(ctx, args.cursor, fp)
     if not args.start <= night <= args.end:
         raise InvalidArguments("Invalid cursor; use next_cursor from the previous page.")
     if (first_ms, target) == (0, ""):  # "older than night": that night is done
@@ -193,7 +195,7 @@ def _resume_point(args: ListSessionsArgs, fp: str) -> tuple[date, tuple[date, in
 
 
 def _page(
-    ctx: ToolContext,
+    ctx: Ctx,
     batch: FrameBatch,
     sessions: list[Session],
     args: ListSessionsArgs,
@@ -203,13 +205,13 @@ def _page(
     than the cut are complete: serve those, and resume with the cut night. A cut inside the
     newest night fetched (one night has more rows than the cap) serves that night's sessions
     (the answer is marked partial) and resumes with the nights before it."""
-    c = _config(ctx)
+    c = ctx.config
     tz = ZoneInfo(c.timezone)
     cut = batch.complete_after
     if not batch.partial:
         items = sessions[: args.limit]
         more = len(sessions) > args.limit
-        return items, encode_cursor(items[-1].sort_key(), fp) if more else None
+        return items, encode_cursor(ctx, items[-1].sort_key(), fp) if more else None
     if cut is None:  # cut somewhere unknown: nothing is known complete, stop here
         ctx.notes["cut_unknown"] = True
         return sessions[: args.limit], None
@@ -219,20 +221,20 @@ def _page(
         complete = [s for s in sessions if s.night > cut_night]
         items = complete[: args.limit]
         if len(complete) > args.limit:
-            return items, encode_cursor(items[-1].sort_key(), fp)
-        return items, encode_older_than(cut_night + timedelta(days=1), fp)
+            return items, encode_cursor(ctx, items[-1].sort_key(), fp)
+        return items, encode_older_than(ctx, cut_night + timedelta(days=1), fp)
     ctx.notes["night_over_row_cap"] = cut_night.isoformat()
     items = sessions[: args.limit]
     if len(sessions) > args.limit:
-        return items, encode_cursor(items[-1].sort_key(), fp)
-    return items, encode_older_than(cut_night, fp) if cut_night > args.start else None
+        return items, encode_cursor(ctx, items[-1].sort_key(), fp)
+    return items, encode_older_than(ctx, cut_night, fp) if cut_night > args.start else None
 
 
 @tool("astro_get_session", title="Get one imaging session", output=SessionDetail)
-async def get_session(args: GetSessionArgs, ctx: ToolContext) -> SessionDetail:
+async def get_session(args: GetSessionArgs, ctx: Ctx) -> SessionDetail:
     """One session in detail: per-filter frames, integration, HFR, stars, guiding RMS,
     sensor temperatures, gaps with lost minutes, calibration frames seen that night."""
-    c, hidden = _config(ctx), _scope(ctx).hidden_fields
+    c, hidden = ctx.config, _scope(ctx).hidden_fields
     night, target = decode_session_id(args.session_id)
     _check_target(ctx, target)
     start, end = night_bounds(night, night, ZoneInfo(c.timezone), c.night_offset_hours)
@@ -272,10 +274,10 @@ async def get_session(args: GetSessionArgs, ctx: ToolContext) -> SessionDetail:
 
 
 @tool("astro_target_totals", title="Integration totals per target", output=TargetTotals)
-async def totals(args: TargetTotalsArgs, ctx: ToolContext) -> TargetTotals:
+async def totals(args: TargetTotalsArgs, ctx: Ctx) -> TargetTotals:
     """Integration per target and filter, nights imaged and last night imaged, over a
     window of nights (default: the last year, or what the policy allows)."""
-    c, scope = _config(ctx), _scope(ctx)
+    c, scope = ctx.config, _scope(ctx)
     tz = ZoneInfo(c.timezone)
     end = args.end or night_of(ctx.now, tz, c.night_offset_hours)
     span = min(c.totals_default_days, scope.max_window_days or c.max_window_days)

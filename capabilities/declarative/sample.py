@@ -23,11 +23,13 @@ from typing import Any
 
 import httpx
 
+from gateway.capability import SAMPLE_BASE_URL
+
 from .loader import Definitions
 
-__all__ = ["SAMPLE_BASE_URL", "SampleBook", "SampleReply", "sample_clients", "sample_file"]
+__all__ = ["SAMPLE_BASE_URL", "SampleBook", "SampleReply", "sample_file", "sample_transports"]
 
-SAMPLE_BASE_URL = "http://sample.invalid"
+SAMPLE_BASE_URL = SAMPLE_BASE_URL  # the gateway serves sample clients there
 _NOT_FOUND = (404, {"content-type": "text/plain; charset=utf-8"}, b"404: Not Found")
 
 
@@ -109,13 +111,9 @@ def _handler(book: SampleBook) -> Any:
     return handle
 
 
-def sample_clients(definitions: Definitions) -> dict[str, httpx.AsyncClient]:
-    """An ``httpx.AsyncClient`` per upstream over its sample book; no network."""
+def sample_transports(definitions: Definitions) -> dict[str, httpx.AsyncBaseTransport]:
+    """A transport per upstream over its sample book (served at ``SAMPLE_BASE_URL``)."""
     return {
-        upstream: httpx.AsyncClient(
-            base_url=SAMPLE_BASE_URL,
-            transport=httpx.MockTransport(_handler(book)),
-            follow_redirects=False,
-        )
+        upstream: httpx.MockTransport(_handler(book))
         for upstream, book in books(definitions).items()
     }

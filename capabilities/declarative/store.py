@@ -23,11 +23,11 @@ from gateway.errors import ConfigError
 
 from .client import DeclarativeClient
 from .loader import SUFFIX, DeclarativeError, Definitions, load_definitions
-from .sample import sample_clients
+from .sample import sample_transports
 from .schemas import DeclarativeConfig, DeclarativeScope, ToolDef
 from .tools import build_models, make_tool
 
-__all__ = ["CAPABILITY_NAME", "DeclarativeStore", "StoreReload"]
+__all__ = ["CAPABILITY_NAME", "DeclarativeStore", "StoreReload", "tool_source"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,7 @@ class DeclarativeStore:
             config_model=DeclarativeConfig,
             scope_model=DeclarativeScope,
             setup=self.setup,
+            tool_source=tool_source,
         )
 
     def listen(self, on_reload: Callable[[StoreReload], None]) -> None:
@@ -141,23 +142,32 @@ class DeclarativeStore:
             if any(Path(p).name.endswith(SUFFIX) for _, p in changes):
                 self.reload()
 
-    async def setup(self, ctx: SetupContext) -> Resources:
+    async def setup(self, ctx: SetupContext[DeclarativeConfig]) -> Resources:
         config = ctx.config
-        if not isinstance(config, DeclarativeConfig):
-            raise TypeError("declarative: setup needs a DeclarativeConfig")
         if config.directory is not None and config.directory.resolve() != self.directory.resolve():
             raise ConfigError(
                 "capabilities.declarative.directory differs from the directory the tools "
                 "were loaded from; build the registry with load_declarative(directory)",
                 key="capabilities.declarative.directory",
             )
-        if ctx.sample:
-            clients = sample_clients(self._current)
-
-            async def close() -> None:
-                for client in clients.values():
-                    await client.aclose()
-
-            return Resources(clients={DeclarativeClient: DeclarativeClient(clients)}, close=close)
-        http = {name: ctx.http(name) for name in self.upstreams()}
+        if ctx.sample:  # the clients belong to the gateway, which closes them
+            transports = sample_transports(self._current)
+            http = {name: ctx.sample_http(t) for name, t in transports.items()}
+        else:
+            http = {name: ctx.http(name) for name in self.upstreams()}
         return Resources(clients={DeclarativeClient: DeclarativeClient(http)})
+
+
+def tool_source(
+    config: DeclarativeConfig, upstream_names: Collection[str]
+) -> DeclarativeStore | None:
+    """The operator's own tool directory (``capabilities.declarative.directory``), loaded
+    all-or-nothing, as the source the registry uses instead of the shipped examples."""
+    if config.directory is None:
+        return None
+    try:
+        return DeclarativeStore(config.directory, set(upstream_names))
+    except DeclarativeError as exc:
+        raise ConfigError(
+            f"declarative tools not loadable: {exc}", key="capabilities.declarative.directory"
+        ) from None

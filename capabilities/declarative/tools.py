@@ -21,7 +21,7 @@ from .client import DeclarativeClient, Refused, StatusMeaning, Unusable
 from .models import args_model, output_model, record_model
 from .project import OutsideScope, WrongShape, project
 from .request import BadValue, OutOfScope, build_request
-from .schemas import DeclarativeScope, ToolDef
+from .schemas import DeclarativeConfig, DeclarativeScope, ToolDef
 
 __all__ = ["BuiltModels", "build_models", "make_tool"]
 
@@ -40,15 +40,19 @@ def build_models(defn: ToolDef) -> BuiltModels:
     return BuiltModels(args_model(defn), record, output_model(defn, record))
 
 
+#: What a declarative tool gets: its config and its rule's scope, typed.
+Ctx = ToolContext[DeclarativeConfig, DeclarativeScope]
+
+
 def make_tool(
     defn: ToolDef, models: BuiltModels, current: Callable[[str], ToolDef]
-) -> Tool[Any, Any]:
+) -> Tool[Any, Any, DeclarativeConfig, DeclarativeScope]:
     """A Tool whose handler runs ``current(name)``, the definition in force at call time."""
     name = defn.name
 
-    async def handler(args: BaseModel, ctx: ToolContext) -> BaseModel:
+    async def handler(args: BaseModel, ctx: Ctx) -> BaseModel:
         live = current(name)
-        scope = ctx.scope if isinstance(ctx.scope, DeclarativeScope) else None
+        scope = ctx.scope
         with _mapped(live):
             request = build_request(live, args.model_dump(mode="json"), scope)
             body = await ctx.client(DeclarativeClient).fetch(live, request)

@@ -16,28 +16,17 @@ from .tools import TOOLS
 __all__ = ["CAPABILITY", "setup"]
 
 
-async def setup(ctx: SetupContext) -> Resources:
-    """One client per gateway: over the guarded upstream client, or the sample archive."""
+async def setup(ctx: SetupContext[DocumentsConfig]) -> Resources:
+    """One client per gateway: over the guarded upstream client, or the sample archive.
+
+    Both clients belong to the gateway, which closes them."""
     config = ctx.config
-    if not isinstance(config, DocumentsConfig):
-        raise TypeError("documents setup needs a DocumentsConfig")
-    if ctx.sample:
-        import httpx
-
-        http = httpx.AsyncClient(base_url=sample.BASE_URL, transport=sample.transport())
-
-        async def close() -> None:
-            await http.aclose()
-
-        client = PaperlessClient(http, cache_ttl_seconds=config.name_cache_ttl_seconds)
-        return Resources(clients={PaperlessClient: client}, close=close)
-    # The guarded client belongs to the gateway (gateway/upstream.py), which closes it.
-    guarded = ctx.http(config.upstream)
-    client = PaperlessClient(guarded, cache_ttl_seconds=config.name_cache_ttl_seconds)
+    http = ctx.sample_http(sample.transport()) if ctx.sample else ctx.http(config.upstream)
+    client = PaperlessClient(http, cache_ttl_seconds=config.name_cache_ttl_seconds)
     return Resources(clients={PaperlessClient: client})
 
 
-CAPABILITY = Capability(
+CAPABILITY: Capability[DocumentsConfig, DocumentsScope] = Capability(
     name="documents",
     title="Documents (paperless-ngx)",
     description="Search the document archive and read a document's text, limited to the "

@@ -15,13 +15,14 @@ Answers become values or :class:`PaperlessError` subclasses; ``tools.py`` maps t
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 from pydantic import ValidationError
+
+from gateway.capability import SingleFlight
 
 from .wire import NamedObject, Page, WireDocument
 
@@ -113,8 +114,8 @@ class PaperlessClient:
     def __init__(self, http: httpx.AsyncClient, *, cache_ttl_seconds: float = 300) -> None:
         self._http = http
         self._ttl = dt.timedelta(seconds=cache_ttl_seconds)
-        self._cache: dict[Kind, NameMap] = {}
-        self._locks: dict[Kind, asyncio.Lock] = {kind: asyncio.Lock() for kind in KINDS}
+        #: Name maps by kind: one fetch at a time per kind, kept for the TTL of the call time.
+        self._names: SingleFlight[NameMap] = SingleFlight()
         #: Requests sent so far (for tests and the per-call figure).
         self.requests = 0
 
@@ -129,14 +130,19 @@ class PaperlessClient:
         return ResultPage(docs, page.count, page.next is not None, _major(response))
 
     async def names(self, kind: Kind, now: dt.datetime, *, refresh: bool = False) -> NameMap:
-        """All objects of ``kind`` (id -> name), cached for the TTL; one fetch at a time."""
-        async with self._locks[kind]:
-            cached = self._cache.get(kind)
-            if cached is not None and not refresh and _fresh(cached, now, self._ttl):
-                return cached
-            fresh = NameMap(await self._all_names(kind), now)
-            self._cache[kind] = fresh
-            return fresh
+        """All objects of ``kind`` (id -> name), cached for the TTL; one fetch at a time.
+
+        Freshness is judged on the call's ``now``: a clock that went back refetches too."""
+        cached = self._names.peek(kind)
+        if refresh or (cached is not None and not _fresh(cached, now, self._ttl)):
+            self._names.invalidate(kind)
+
+        async def fetch() -> NameMap:
+            return NameMap(await self._all_names(kind), now)
+
+        ttl = self._ttl.total_seconds()
+        found, _ = await self._names.get_or_run(kind, ttl, now.timestamp, fetch)
+        return found
 
     async def _all_names(self, kind: Kind) -> dict[int, str]:
         names: dict[int, str] = {}

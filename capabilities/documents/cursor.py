@@ -1,20 +1,24 @@
-"""Opaque search cursors: base64url of a small JSON object, checked strictly when decoded.
+"""Search cursors: a small position sealed by the gateway, checked strictly when opened.
 
-A cursor carries the position of the next hit in the gateway's own ranking (never an upstream
-page or position, which would count hits the agent may not see) and a fingerprint of the
-arguments it belongs to (so it cannot be replayed with another query or filters).
+The gateway seals it (:meth:`ToolContext.seal_cursor`), so only it can mint one, for this
+tool and this principal. A cursor carries the position of the next hit in the gateway's own
+ranking (never an upstream page or position, which would count hits the agent may not see)
+and a fingerprint of the arguments it belongs to (so it cannot be replayed with another
+query or filters).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Cursor", "CursorError", "fingerprint"]
+from gateway.capability import ToolContext
+
+__all__ = ["BAD_CURSOR", "Cursor", "CursorError", "fingerprint"]
+
+BAD_CURSOR = "The cursor is not valid for these arguments; repeat the search without it."
 
 #: The furthest position a cursor can point to (the scan reads at most 200 upstream hits).
 MAX_OFFSET = 200
@@ -34,19 +38,13 @@ class Cursor:
     offset: int
     fp: str
 
-    def encode(self) -> str:
-        data = {"o": self.offset, "f": self.fp}
-        raw = json.dumps(data, separators=(",", ":")).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    def encode(self, ctx: ToolContext[Any, Any]) -> str:
+        return ctx.seal_cursor({"o": self.offset, "f": self.fp})
 
     @classmethod
-    def decode(cls, text: str, fp: str) -> Cursor:
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            data = json.loads(raw)
-        except (binascii.Error, ValueError):
-            raise CursorError("not a cursor") from None
-        if not isinstance(data, dict) or set(data) != {"o", "f"}:
+    def decode(cls, ctx: ToolContext[Any, Any], text: str, fp: str) -> Cursor:
+        data = ctx.open_cursor(text, BAD_CURSOR)
+        if set(data) != {"o", "f"}:
             raise CursorError("not a cursor")
         offset, found_fp = data["o"], data["f"]
         if type(offset) is not int or not 1 <= offset < MAX_OFFSET:

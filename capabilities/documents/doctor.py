@@ -23,9 +23,8 @@ __all__ = ["doctor"]
 KNOWN_MAJORS = (2, 3)
 
 
-async def doctor(ctx: DoctorContext) -> DoctorReport:
+async def doctor(ctx: DoctorContext[DocumentsConfig, DocumentsScope]) -> DoctorReport:
     config = ctx.config
-    assert isinstance(config, DocumentsConfig)
     report = DoctorReport()
     subject = f"upstream {config.upstream}"
     client = PaperlessClient(ctx.http(config.upstream))
@@ -52,7 +51,6 @@ async def doctor(ctx: DoctorContext) -> DoctorReport:
         message = f"paperless-ngx {page.server_major}.x, {page.count} documents, {counts}"
         report.findings.append(Finding("ok", subject, "ok", message))
     for rule_id, scope in ctx.scopes.items():
-        assert scope is None or isinstance(scope, DocumentsScope)
         if scope is not None:
             report.findings.extend(_scope_findings(rule_id, scope, maps))
         report.admitted[rule_id] = _admitted(scope, maps)

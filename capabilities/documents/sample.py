@@ -22,9 +22,11 @@ from urllib.parse import urlencode
 
 import httpx
 
+from gateway.capability import SAMPLE_BASE_URL
+
 __all__ = ["BASE_URL", "load_archive", "transport"]
 
-BASE_URL = "http://sample.invalid"
+BASE_URL = SAMPLE_BASE_URL  # the gateway serves sample clients there
 HEADERS = {"content-type": "application/json", "x-api-version": "9", "x-version": "2.20.15"}
 _WORD = re.compile(r"[^\W_]+")
 _QUALIFIED = re.compile(r"\(title:([^\W_]+) OR content:\1\)")

@@ -42,7 +42,7 @@ from .client import (
     PaperlessClient,
 )
 from .client import PaperlessError as ClientError
-from .cursor import MAX_OFFSET, Cursor, CursorError, fingerprint
+from .cursor import BAD_CURSOR, MAX_OFFSET, Cursor, CursorError, fingerprint
 from .query import Readable, build_query, words
 from .schemas import (
     Document,
@@ -90,10 +90,7 @@ def _mapped(upstream: str) -> Iterator[None]:
             f"Unknown {exc.kind} name; documents_list_tags lists the usable tags."
         ) from None
     except CursorError as exc:
-        raise InvalidArguments(
-            "The cursor is not valid for these arguments; repeat the search without it.",
-            internal=str(exc),
-        ) from None
+        raise InvalidArguments(BAD_CURSOR, internal=str(exc)) from None
     except BadQuery as exc:
         raise InvalidArguments(
             "The search could not be run; use plain words.", internal=str(exc)
@@ -114,30 +111,34 @@ def _mapped(upstream: str) -> Iterator[None]:
         raise UpstreamUnavailable(upstream, internal=type(exc).__name__) from None
 
 
+#: What a documents tool gets: its config and its rule's scope, typed.
+Ctx = ToolContext[DocumentsConfig, DocumentsScope]
+
+
 @tool("documents_search", title="Search documents", output=SearchResult, upstream=UPSTREAM)
-async def search(args: SearchArgs, ctx: ToolContext) -> SearchResult:
+async def search(args: SearchArgs, ctx: Ctx) -> SearchResult:
     """Full-text search in the document archive, limited to what the policy allows.
 
     All words must match (title or text). Returns hits with title, date, correspondent,
     type, tags and a short snippet; read a document's text with documents_get.
     """
-    config = _config(ctx)
+    config = ctx.config
     with _mapped(config.upstream):
         return await _search(args, ctx, config)
 
 
 @tool("documents_get", title="Read a document", output=Document, upstream=UPSTREAM)
-async def get_document(args: GetArgs, ctx: ToolContext) -> Document:
+async def get_document(args: GetArgs, ctx: Ctx) -> Document:
     """One document's metadata and text (truncated to the policy's limit)."""
-    config = _config(ctx)
+    config = ctx.config
     with _mapped(config.upstream):
         return await _get(args, ctx, config)
 
 
 @tool("documents_list_tags", title="List document tags", output=TagList, upstream=UPSTREAM)
-async def list_tags(args: ListTagsArgs, ctx: ToolContext) -> TagList:
+async def list_tags(args: ListTagsArgs, ctx: Ctx) -> TagList:
     """The tag names usable as filters in documents_search."""
-    config = _config(ctx)
+    config = ctx.config
     with _mapped(config.upstream):
         scope = _scope(ctx, config)
         names = await ctx.client(PaperlessClient).names("tags", ctx.now)
@@ -149,7 +150,7 @@ async def list_tags(args: ListTagsArgs, ctx: ToolContext) -> TagList:
 TOOLS = (search, get_document, list_tags)
 
 
-async def _search(args: SearchArgs, ctx: ToolContext, config: DocumentsConfig) -> SearchResult:
+async def _search(args: SearchArgs, ctx: Ctx, config: DocumentsConfig) -> SearchResult:
     scope = _scope(ctx, config)
     terms = words(args.query)
     if not terms:
@@ -160,7 +161,7 @@ async def _search(args: SearchArgs, ctx: ToolContext, config: DocumentsConfig) -
     if len(terms) > config.max_query_words:
         raise InvalidArguments(f"Use at most {config.max_query_words} words.")
     fp = fingerprint([terms, args.model_dump(mode="json", exclude={"cursor", "query"})])
-    cursor = Cursor.decode(args.cursor, fp) if args.cursor else Cursor(0, fp)
+    cursor = Cursor.decode(ctx, args.cursor, fp) if args.cursor else Cursor(0, fp)
     client = ctx.client(PaperlessClient)
     maps, allowed = await _resolved(client, scope, ctx.now)
     wanted = allowed.narrow(_agent_filter(args, maps, scope))
@@ -178,9 +179,8 @@ async def _search(args: SearchArgs, ctx: ToolContext, config: DocumentsConfig) -
     ]
     kept = {doc.id for doc, _ in found}
     _note(ctx, "match_unverified", [d.id for d in checked.docs if d.id not in kept])
-    return _page(
-        found, terms, args, cursor, checked.maps, min(config.snippet_chars, limit), truncated
-    )
+    snippet_limit = min(config.snippet_chars, limit)
+    return _page(ctx, found, terms, args, cursor, checked.maps, snippet_limit, truncated)
 
 
 async def _scan(client: PaperlessClient, params: dict[str, str]) -> tuple[list[WireDocument], bool]:
@@ -199,6 +199,7 @@ async def _scan(client: PaperlessClient, params: dict[str, str]) -> tuple[list[W
 
 
 def _page(
+    ctx: Ctx,
     found: list[tuple[WireDocument, Readable]],
     terms: list[str],
     args: SearchArgs,
@@ -226,11 +227,11 @@ def _page(
     ]
     end = start + len(chunk)
     more = end < len(scored) and end < MAX_OFFSET
-    next_cursor = Cursor(end, cursor.fp).encode() if more else None
+    next_cursor = Cursor(end, cursor.fp).encode(ctx) if more else None
     return SearchResult(items=items, next_cursor=next_cursor, partial=truncated)
 
 
-async def _get(args: GetArgs, ctx: ToolContext, config: DocumentsConfig) -> Document:
+async def _get(args: GetArgs, ctx: Ctx, config: DocumentsConfig) -> Document:
     scope = _scope(ctx, config)
     client = ctx.client(PaperlessClient)
     maps, allowed = await _resolved(client, scope, ctx.now)
@@ -270,7 +271,7 @@ class _Checked:
 async def _checked(
     client: PaperlessClient,
     scope: DocumentsScope,
-    ctx: ToolContext,
+    ctx: Ctx,
     docs: list[WireDocument],
     maps: dict[Kind, NameMap],
     allowed: Filter,
@@ -354,16 +355,10 @@ def _one(
     return ids
 
 
-def _config(ctx: ToolContext) -> DocumentsConfig:
-    if not isinstance(ctx.config, DocumentsConfig):
-        raise TypeError("documents tools need a DocumentsConfig")
-    return ctx.config
-
-
-def _scope(ctx: ToolContext, config: DocumentsConfig) -> DocumentsScope:
-    if isinstance(ctx.scope, DocumentsScope):
+def _scope(ctx: Ctx, config: DocumentsConfig) -> DocumentsScope:
+    if ctx.scope is not None:
         return ctx.scope
-    if ctx.scope is None and not config.require_scope:
+    if not config.require_scope:
         return DocumentsScope()
     raise Denied(internal="documents: the matching rule sets no scope and require_scope is on")
 
@@ -398,6 +393,6 @@ def _folded(names: list[str]) -> frozenset[str]:
     return frozenset(n.casefold() for n in names)
 
 
-def _note(ctx: ToolContext, key: str, ids: list[int]) -> None:
+def _note(ctx: Ctx, key: str, ids: list[int]) -> None:
     if ids:
         ctx.notes[key] = sorted(set(ctx.notes.get(key, [])) | set(ids))

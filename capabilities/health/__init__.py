@@ -6,24 +6,22 @@ from gateway.capability import Capability, Resources, SetupContext
 
 from .client import KumaClient
 from .doctor import doctor
-from .sample import sample_client
+from .sample import sample_transport
 from .schemas import HealthConfig, HealthScope
 from .tools import TOOLS
 
 __all__ = ["CAPABILITY", "HealthConfig", "HealthScope", "KumaClient", "setup"]
 
 
-async def setup(ctx: SetupContext) -> Resources:
+async def setup(ctx: SetupContext[HealthConfig]) -> Resources:
+    """One client per gateway, over the guarded upstream client or the sample Kuma (both
+    belong to the gateway, which closes them)."""
     config = ctx.config
-    if not isinstance(config, HealthConfig):
-        raise TypeError("health: setup needs a HealthConfig")
-    if not ctx.sample:
-        return Resources(clients={KumaClient: KumaClient(ctx.http(config.upstream), config)})
-    http = sample_client()
-    return Resources(clients={KumaClient: KumaClient(http, config)}, close=http.aclose)
+    http = ctx.sample_http(sample_transport()) if ctx.sample else ctx.http(config.upstream)
+    return Resources(clients={KumaClient: KumaClient(http, config)})
 
 
-CAPABILITY = Capability(
+CAPABILITY: Capability[HealthConfig, HealthScope] = Capability(
     name="health",
     title="Service health",
     description=(

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import httpx
 
+from gateway.capability import SingleFlight
 from gateway.errors import GatewayError
 
-from .cache import TtlSingleFlight
 from .parse import (
     BadResponse,
     Heartbeats,
@@ -68,13 +68,13 @@ class KumaClient:
         self._config = config
         self._timeout = config.request_timeout_seconds
         err_ttl = config.error_ttl_seconds
-        self._metrics_cache: TtlSingleFlight[list[MetricMonitor]] = TtlSingleFlight(
+        self._metrics_cache: SingleFlight[list[MetricMonitor]] = SingleFlight(
             config.metrics_ttl_seconds, error_ttl=err_ttl, clock=clock
         )
-        self._page_cache: TtlSingleFlight[PageData] = TtlSingleFlight(
+        self._page_cache: SingleFlight[PageData] = SingleFlight(
             config.status_page_ttl_seconds, error_ttl=err_ttl, clock=clock
         )
-        self._beat_cache: TtlSingleFlight[Heartbeats] = TtlSingleFlight(
+        self._beat_cache: SingleFlight[Heartbeats] = SingleFlight(
             config.status_page_ttl_seconds, error_ttl=err_ttl, clock=clock
         )
 

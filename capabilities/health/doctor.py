@@ -30,9 +30,8 @@ _KUMA_CODES = {
 }
 
 
-async def doctor(ctx: DoctorContext) -> DoctorReport:
+async def doctor(ctx: DoctorContext[HealthConfig, HealthScope]) -> DoctorReport:
     config = ctx.config
-    assert isinstance(config, HealthConfig)
     report = DoctorReport()
     try:
         sources = await KumaClient(ctx.http(config.upstream), config).read_all()
@@ -50,7 +49,6 @@ async def doctor(ctx: DoctorContext) -> DoctorReport:
         stale_after_seconds=config.stale_after_seconds,
     )
     for rule_id, scope in ctx.scopes.items():
-        assert scope is None or isinstance(scope, HealthScope)
         if scope is not None:
             report.findings.extend(_scope_findings(rule_id, scope, monitors))
         visible = [m.name for m in monitors if is_visible(m, scope)]

@@ -1,6 +1,6 @@
 """Demo data: a small homelab as Uptime Kuma 2.5 would serve it.
 
-``sample_client()`` returns an ``httpx.AsyncClient`` over an ``httpx.MockTransport`` at
+``sample_transport()`` returns an ``httpx.MockTransport`` the gateway serves at
 ``http://sample.invalid`` that answers ``/metrics``, ``/api/status-page/<slug>`` (any slug
 serves the same page) and ``/api/status-page/heartbeat/<slug>`` in Uptime Kuma's own
 formats, so demo mode runs the real client and parsers with no network. Heartbeat times are
@@ -15,11 +15,11 @@ from typing import Any
 
 import httpx
 
-from gateway.capability import now_utc
+from gateway.capability import SAMPLE_BASE_URL, now_utc
 
-__all__ = ["SAMPLE_BASE_URL", "SAMPLE_MONITORS", "sample_client"]
+__all__ = ["SAMPLE_BASE_URL", "SAMPLE_MONITORS", "sample_transport"]
 
-SAMPLE_BASE_URL = "http://sample.invalid"
+SAMPLE_BASE_URL = SAMPLE_BASE_URL  # the gateway serves sample clients there
 
 # id, name, type, url, hostname, port, tags, group, history (newest last: (minutes, status))
 SAMPLE_MONITORS: tuple[tuple[Any, ...], ...] = (
@@ -193,7 +193,6 @@ def _handle(request: httpx.Request) -> httpx.Response:
     return _json({"status": "fail", "msg": "Not Found"}, 404)
 
 
-def sample_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=SAMPLE_BASE_URL, transport=httpx.MockTransport(_handle), follow_redirects=False
-    )
+def sample_transport() -> httpx.MockTransport:
+    """The sample Kuma, served at ``SAMPLE_BASE_URL`` (no network)."""
+    return httpx.MockTransport(_handle)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +40,8 @@ from .scope import Redactor, is_visible, split_visible
 __all__ = ["TOOLS", "get_service", "list_services", "summary"]
 
 UPSTREAM = "uptime_kuma"
+#: What a health tool gets: its config and its rule's scope, typed.
+Ctx = ToolContext[HealthConfig, HealthScope]
 MAX_PROBLEMS = 50
 MAX_INCIDENT_CHARS = 2000
 _BAD_CURSOR = "The cursor is not valid; call again without it."
@@ -77,11 +76,8 @@ class _View:
     pages: dict[str, PageData]
 
 
-async def _view(ctx: ToolContext) -> _View:
-    config = ctx.config
-    assert isinstance(config, HealthConfig)
-    scope = ctx.scope
-    assert scope is None or isinstance(scope, HealthScope)
+async def _view(ctx: Ctx) -> _View:
+    config, scope = ctx.config, ctx.scope
     sources: Sources = await ctx.client(KumaClient).read_all()
     read = (sources.metrics is not None) + len(sources.pages)
     if sources.failures:
@@ -148,22 +144,15 @@ def _positions(monitors: list[tuple[str, Monitor]]) -> list[Position]:
     return out
 
 
-def _encode_cursor(pos: Position) -> str:
+def _encode_cursor(ctx: Ctx, pos: Position) -> str:
     name, no_id, mid, n = pos
-    data = {"v": 1, "a": name, "i": -1 if no_id else mid, "n": n}
-    raw = json.dumps(data, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return ctx.seal_cursor({"v": 1, "a": name, "i": -1 if no_id else mid, "n": n})
 
 
-def _decode_cursor(cursor: str) -> Position:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        data = json.loads(raw)
-    except (binascii.Error, ValueError):
-        raise InvalidArguments(_BAD_CURSOR) from None
+def _decode_cursor(ctx: Ctx, cursor: str) -> Position:
+    data = ctx.open_cursor(cursor, _BAD_CURSOR)
     if (
-        not isinstance(data, dict)
-        or set(data) != {"v", "a", "i", "n"}
+        set(data) != {"v", "a", "i", "n"}
         or data["v"] != 1
         or not isinstance(data["a"], str)
         or not all(_is_int(data[k]) for k in ("i", "n"))
@@ -186,12 +175,12 @@ def _in_group(groups: list[str], wanted: str) -> bool:
 @tool(
     "health_list_services", title="List monitored services", output=ServiceList, upstream=UPSTREAM
 )
-async def list_services(args: ListServicesArgs, ctx: ToolContext) -> ServiceList:
+async def list_services(args: ListServicesArgs, ctx: Ctx) -> ServiceList:
     """Services monitored by Uptime Kuma that you may see: state (up, down, pending,
     maintenance, paused), since when, latency, uptime, certificate days left, last check.
     Filter by status or status-page group; page with next_cursor. Names are not unique:
     two services may share one."""
-    after = _decode_cursor(args.cursor) if args.cursor else None
+    after = _decode_cursor(ctx, args.cursor) if args.cursor else None
     view = await _view(ctx)
     records = []
     for (name, mon), pos in zip(view.monitors, _positions(view.monitors), strict=True):
@@ -204,7 +193,7 @@ async def list_services(args: ListServicesArgs, ctx: ToolContext) -> ServiceList
             continue
         records.append((pos, record))
     page = records[: args.limit]
-    next_cursor = _encode_cursor(page[-1][0]) if len(records) > args.limit else None
+    next_cursor = _encode_cursor(ctx, page[-1][0]) if len(records) > args.limit else None
     return ServiceList(
         items=[Service(**r) for _, r in page], next_cursor=next_cursor, partial=ctx.partial
     )
@@ -231,7 +220,7 @@ def _incidents(pages: dict[str, PageData], slugs: set[str], redact: Redactor) ->
 @tool(
     "health_get_service", title="Get one service's health", output=ServiceDetail, upstream=UPSTREAM
 )
-async def get_service(args: GetServiceArgs, ctx: ToolContext) -> ServiceDetail:
+async def get_service(args: GetServiceArgs, ctx: Ctx) -> ServiceDetail:
     """One service by its exact name: state, uptime, recent checks (newest first) and the
     incident text posted on its status pages."""
     view = await _view(ctx)
@@ -259,7 +248,7 @@ async def get_service(args: GetServiceArgs, ctx: ToolContext) -> ServiceDetail:
 
 
 @tool("health_summary", title="Lab health summary", output=Summary, upstream=UPSTREAM)
-async def summary(args: SummaryArgs, ctx: ToolContext) -> Summary:
+async def summary(args: SummaryArgs, ctx: Ctx) -> Summary:
     """Counts of services by state, what is down or pending right now and since when (paused
     services are counted, not problems), and the incidents posted on the status pages."""
     view = await _view(ctx)

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 import asyncpg
 
@@ -29,6 +27,7 @@ from gateway.audit.chain import Problem
 from gateway.audit.journal import CURSOR_KEY, JOURNAL_ID_KEY
 from gateway.audit.prune import ANCHOR_SEQ_KEY
 from gateway.audit.reader import JournalReader
+from gateway.cliresult import CommandResult
 
 __all__ = ["Comparison", "acompare_stores", "compare_stores", "report"]
 
@@ -156,14 +155,15 @@ async def _merge(
     runs.finish()
 
 
-def report(journal: Path, dsn: str, name: str, out: TextIO) -> int:
-    """Print the comparison (summary, then each problem): 0 agree, 1 differ, 2 unreadable."""
+def report(journal: Path, dsn: str, name: str, res: CommandResult) -> int:
+    """Add the comparison to ``res`` (summary, then each problem): 0 agree, 1 differ,
+    2 unreadable."""
     try:
         result = compare_stores(journal, dsn)
     except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        print(f"{name}: cannot compare: {type(exc).__name__}", file=sys.stderr)
+        res.errors.append(f"{name}: cannot compare: {type(exc).__name__}")
         return 2
-    print(f"{name}: {result.summary()}", file=out)
+    res.say(f"{name}: {result.summary()}")
     for problem in result.problems:
-        print(f"{name}: {problem}", file=out)
+        res.say(f"{name}: {problem}")
     return 1 if result.problems else 0

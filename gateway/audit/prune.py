@@ -9,13 +9,12 @@ A journal without PostgreSQL shipping is never pruned: it is the only copy.
 
 from __future__ import annotations
 
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TextIO
 
 from gateway.audit.journal import CURSOR_KEY
 from gateway.audit.reader import ANCHOR_HASH_KEY, ANCHOR_SEQ_KEY, connect
+from gateway.cliresult import CommandResult
 
 __all__ = ["ANCHOR_HASH_KEY", "ANCHOR_SEQ_KEY", "cmd_prune", "prune"]
 
@@ -50,14 +49,15 @@ def prune(path: Path, before: datetime, *, busy_timeout_ms: int = 5000) -> tuple
         conn.close()
 
 
-def cmd_prune(path: Path, keep_days: float, *, now: datetime, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+def cmd_prune(path: Path, keep_days: float, *, now: datetime) -> CommandResult:
+    """``labgate audit prune``: remove shipped records older than ``keep_days``."""
+    res = CommandResult()
     if keep_days < 1:
-        print("audit prune: keep at least one day of records", file=sys.stderr)
-        return 2
+        res.errors.append("audit prune: keep at least one day of records")
+        return res.end(2)
     if not path.is_file():
-        print(f"audit prune: no journal at {path}", file=sys.stderr)
-        return 2
+        res.errors.append(f"audit prune: no journal at {path}")
+        return res.end(2)
     removed, anchor = prune(path, now - timedelta(days=keep_days))
-    print(f"{path}: {removed} shipped record(s) removed; chain anchored at seq {anchor}", file=out)
-    return 0
+    res.say(f"{path}: {removed} shipped record(s) removed; chain anchored at seq {anchor}")
+    return res.end(0)

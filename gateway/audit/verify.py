@@ -4,8 +4,8 @@ verify_journal(path) -> [Problem]    # the local journal's chain
 verify_postgres(dsn) -> [Problem]    # each journal's chain in labgate_audit, by seq, and
                                      # every typed column against its hashed record
 compare_stores(journal, dsn)         # both stores against each other (compare.py)
-cmd_verify(journal, dsn) -> 0 intact | 1 problems found | 2 could not read; with both a
-                            journal and a DSN it also compares them
+cmd_verify(journal, dsn) -> CommandResult, exit 0 intact | 1 problems found | 2 could not
+                            read; with both a journal and a DSN it also compares them
 cmd_tail(journal, n, follow) -> 0 | 2; prints one JSON line per record
 """
 
@@ -31,6 +31,7 @@ from gateway.audit.pgrow import COLUMNS, pg_values
 from gateway.audit.postgres import describe_dsn
 from gateway.audit.prune import ANCHOR_HASH_KEY, ANCHOR_SEQ_KEY
 from gateway.audit.reader import JournalReader
+from gateway.cliresult import CommandResult
 
 __all__ = ["averify_postgres", "cmd_tail", "cmd_verify", "verify_journal", "verify_postgres"]
 
@@ -135,29 +136,30 @@ def _normal(column: str, value: Any) -> Any:
     return value
 
 
-def cmd_verify(journal: Path | None, dsn: str | None, *, out: TextIO | None = None) -> int:
-    out = out or sys.stdout
+def cmd_verify(journal: Path | None, dsn: str | None) -> CommandResult:
+    """``labgate audit verify``: each chain, then the two stores against each other."""
+    res = CommandResult()
     if journal is None and dsn is None:
-        print("audit verify: give a journal path and/or a PostgreSQL DSN", file=sys.stderr)
-        return 2
+        res.errors.append("audit verify: give a journal path and/or a PostgreSQL DSN")
+        return res.end(2)
     status = 0
     for name, check in _checks(journal, dsn):
         try:
             problems = check()
         except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            print(f"{name}: cannot read: {type(exc).__name__}", file=sys.stderr)
+            res.errors.append(f"{name}: cannot read: {type(exc).__name__}")
             status = 2
             continue
         for problem in problems:
-            print(f"{name}: {problem}", file=out)
+            res.say(f"{name}: {problem}")
         if problems:
             status = max(status, 1)
         else:
-            print(f"{name}: chain intact", file=out)
+            res.say(f"{name}: chain intact")
     if journal is not None and dsn is not None:
         name = f"{journal} vs postgresql {describe_dsn(dsn)}"
-        status = max(status, compare.report(journal, dsn, name, out))
-    return status
+        status = max(status, compare.report(journal, dsn, name, res))
+    return res.end(status)
 
 
 def _checks(journal: Path | None, dsn: str | None) -> Iterator[tuple[str, Any]]:

@@ -17,12 +17,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
+    import httpx
+
     from gateway.auth.dev import DevIssuer, ensure_loopback
     from gateway.auth.forward_auth import ForwardAuthAuthenticator
-    from gateway.auth.oidc import BearerAuthenticator, HttpClientFactory
+    from gateway.auth.oidc import BearerAuthenticator
     from gateway.auth.reasons import AuthReason
     from gateway.auth.settings import AuthSettings
     from gateway.capability import Principal
+    from gateway.telemetry import Telemetry
 
 __all__ = [
     "AuthReason",
@@ -72,11 +75,15 @@ class Authenticator(Protocol):
 def build_authenticator(
     settings: AuthSettings,
     *,
-    http_client_factory: HttpClientFactory | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    telemetry: Telemetry | None = None,
     bind_host: str | None = None,
     dev_issuer: DevIssuer | None = None,
 ) -> Authenticator:
     """The authenticator for ``settings.mode``.
+
+    In oidc mode its requests to the identity provider go through gateway.upstream, counted
+    in ``telemetry``; ``transport`` replaces the network under them (tests).
 
     ``bind_host`` is the agent listener's bind address; dev mode requires it and requires it to
     be loopback. ``dev_issuer`` lets the demo share the issuer it mints its printed token with.
@@ -88,7 +95,7 @@ def build_authenticator(
     if settings.mode == "oidc":
         if settings.oidc is None:  # also refused by AuthSettings itself
             raise ConfigError("auth.oidc is required in oidc mode", key="auth.oidc")
-        return build_oidc(settings.oidc, http_client_factory)
+        return build_oidc(settings.oidc, transport=transport, telemetry=telemetry)
     if settings.mode == "forward_auth":
         if settings.forward_auth is None:
             raise ConfigError("auth.forward_auth is required", key="auth.forward_auth")

@@ -11,6 +11,9 @@ apart, whoever asks: every caller waiting meanwhile shares the next one. So a fl
 with made-up key ids costs the issuer one request per interval, and a token signed with a
 freshly rotated key is accepted after at most one interval (plus the fetch), never refused.
 A failed fetch keeps the last good ring (until its age limit) and is retried an interval later.
+
+Every request goes through :class:`gateway.auth.egress.IdpEgress` (gateway.upstream): origin
+pinned, breaker, metrics, total deadline and the shared body cap of ``MAX_DOCUMENT_BYTES``.
 """
 
 from __future__ import annotations
@@ -26,10 +29,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from gateway.auth.egress import IDP_UPSTREAM, IdpEgress
 from gateway.auth.keys import KeyRing
 from gateway.auth.reasons import AuthReason, fail
 from gateway.auth.settings import OidcSettings
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, UpstreamFailure
+from gateway.telemetry import Telemetry
+from gateway.upstream import BreakerSettings
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",
@@ -38,6 +44,7 @@ __all__ = [
     "Sleep",
     "StaticKeys",
     "discovery_url",
+    "jwks_egress",
     "max_age_of",
 ]
 
@@ -100,27 +107,38 @@ class _Document:
     cache_control: str | None
 
 
-async def _get_json(client: httpx.AsyncClient, url: str, seconds: float) -> _Document:
+def jwks_egress(
+    settings: OidcSettings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    telemetry: Telemetry | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> IdpEgress:
+    """The guarded way to the issuer's discovery document and JWKS.
+
+    Its breaker lets one probe through per ``jwks_min_refetch_seconds``, which is what the
+    pacing allows anyway: an issuer that comes back is used by the next paced fetch.
+    """
+    return IdpEgress(
+        IDP_UPSTREAM,
+        max_bytes=MAX_DOCUMENT_BYTES,
+        timeout=settings.discovery_timeout_seconds,
+        transport=transport,
+        telemetry=telemetry,
+        breaker=BreakerSettings(failures=5, reset_seconds=settings.jwks_min_refetch_seconds),
+        clock=clock,
+    )
+
+
+async def _get_json(egress: IdpEgress, url: str) -> _Document:
     try:
-        async with client.stream(
-            "GET",
-            url,
-            headers={"accept": "application/json"},
-            follow_redirects=False,
-            timeout=seconds,
-        ) as response:
-            if response.status_code != 200:
-                raise _Unreachable(f"HTTP {response.status_code} from {url}")
-            cache_control = response.headers.get("cache-control")
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_DOCUMENT_BYTES:
-                    raise _Unreachable(f"document from {url} exceeds {MAX_DOCUMENT_BYTES} bytes")
-    except httpx.HTTPError as exc:
-        raise _Unreachable(f"{type(exc).__name__} fetching {url}") from None
+        response = await egress.client(url).get(url, headers={"accept": "application/json"})
+    except UpstreamFailure as exc:  # unreachable, deadline, 5xx, over the cap, breaker open
+        raise _Unreachable(f"{exc.code} fetching {url}") from None
+    if response.status_code != 200:
+        raise _Unreachable(f"HTTP {response.status_code} from {url}")
     try:
-        return _Document(json.loads(body), cache_control)
+        return _Document(json.loads(response.content), response.headers.get("cache-control"))
     except ValueError:
         raise _Unreachable(f"document from {url} is not JSON") from None
 
@@ -132,13 +150,13 @@ class RemoteJwks:
     def __init__(
         self,
         settings: OidcSettings,
-        client: httpx.AsyncClient,
+        egress: IdpEgress,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self._settings = settings
-        self._client = client
+        self._egress = egress
         self._clock = clock
         self._sleep = sleep
         self._jwks_url = settings.jwks_url
@@ -173,6 +191,7 @@ class RemoteJwks:
         self._background = loop.create_task(self._keep_fresh(), name="labgate-jwks-refresh")
 
     async def aclose(self) -> None:
+        """Stop refreshing (the egress belongs to whoever built it)."""
         tasks = [t for t in (self._background, self._next) if t is not None]
         for task in tasks:
             task.cancel()
@@ -245,11 +264,10 @@ class RemoteJwks:
         self._refresh_at = at + (ceiling / 2 if max_age is None else min(max_age, ceiling / 2))
 
     async def _fetch(self) -> tuple[KeyRing, str, str | None]:
-        seconds = self._settings.discovery_timeout_seconds
         if self._jwks_url is None:
-            self._jwks_url = await self._discover(seconds)
+            self._jwks_url = await self._discover()
         self.fetches += 1
-        document = await _get_json(self._client, self._jwks_url, seconds)
+        document = await _get_json(self._egress, self._jwks_url)
         try:
             ring = KeyRing.from_jwks(document.body)
         except ValueError:
@@ -259,9 +277,9 @@ class RemoteJwks:
         canonical = json.dumps(document.body, sort_keys=True, separators=(",", ":"))
         return ring, canonical, document.cache_control
 
-    async def _discover(self, seconds: float) -> str:
+    async def _discover(self) -> str:
         issuer = self._settings.issuer
-        document = (await _get_json(self._client, discovery_url(issuer), seconds)).body
+        document = (await _get_json(self._egress, discovery_url(issuer))).body
         if not isinstance(document, dict):
             raise _Unreachable("the discovery document is not an object")
         if document.get("issuer") != issuer:

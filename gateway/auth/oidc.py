@@ -1,7 +1,8 @@
 """The bearer-token authenticator: header -> verified JWT -> Principal (-> introspection).
 
 Used for Authentik in production (keys from the issuer's JWKS) and, with a fixed key ring,
-by the dev issuer. It owns the HTTP client it was built with and closes it in ``aclose``.
+by the dev issuer. Its requests to the identity provider go through gateway.upstream
+(:mod:`gateway.auth.egress`); it owns those clients and closes them in ``aclose``.
 """
 
 from __future__ import annotations
@@ -15,18 +16,19 @@ import httpx
 from joserfc.jwk import OctKey
 
 from gateway.auth.bearer import bearer_token
-from gateway.auth.introspection import Introspector
-from gateway.auth.jwks import RemoteJwks, Sleep
+from gateway.auth.egress import IdpEgress
+from gateway.auth.introspection import Introspector, introspection_egress
+from gateway.auth.jwks import RemoteJwks, Sleep, jwks_egress
 from gateway.auth.jwt import JwtVerifier, VerifierConfig
 from gateway.auth.principal import check_required_groups, principal_from_claims
 from gateway.auth.settings import OidcSettings
 from gateway.capability import Principal
 from gateway.errors import ConfigError
 from gateway.secrets import read_secret_file
+from gateway.telemetry import Telemetry
 
-__all__ = ["MIN_HMAC_SECRET_BYTES", "BearerAuthenticator", "HttpClientFactory", "build_oidc"]
+__all__ = ["MIN_HMAC_SECRET_BYTES", "BearerAuthenticator", "build_oidc"]
 
-HttpClientFactory = Callable[[], httpx.AsyncClient]
 #: A successfully verified token is remembered this long (never past its ``exp``), so a busy
 #: agent does not pay a signature check per call. Entries: bounded, least recently used first.
 VERIFIED_CACHE_SECONDS = 60.0
@@ -44,7 +46,7 @@ class BearerAuthenticator:
         required_groups: Sequence[str] = (),
         introspector: Introspector | None = None,
         jwks: RemoteJwks | None = None,
-        client: httpx.AsyncClient | None = None,
+        egress: Sequence[IdpEgress] = (),
         cache_seconds: float = VERIFIED_CACHE_SECONDS,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -54,7 +56,7 @@ class BearerAuthenticator:
         self._required_groups = tuple(required_groups)
         self._introspector = introspector
         self.jwks = jwks
-        self._client = client
+        self._egress = tuple(egress)
         self._wall = wall_clock
         self._cache_seconds = cache_seconds
         #: token -> (principal, exp, key ring it was verified with, cached until)
@@ -67,8 +69,8 @@ class BearerAuthenticator:
     async def aclose(self) -> None:
         if self.jwks is not None:
             await self.jwks.aclose()
-        if self._client is not None:
-            await self._client.aclose()
+        for egress in self._egress:
+            await egress.aclose()
 
     async def authenticate(self, headers: Mapping[str, str], client_host: str | None) -> Principal:
         token = bearer_token(headers, self._max_token_bytes)
@@ -112,10 +114,6 @@ class BearerAuthenticator:
             self._verified.popitem(last=False)
 
 
-def default_http_client(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
-
-
 def _hmac_key(settings: OidcSettings) -> OctKey | None:
     if settings.hs256_secret_file is None:
         return None
@@ -130,12 +128,14 @@ def _hmac_key(settings: OidcSettings) -> OctKey | None:
 
 def build_oidc(
     settings: OidcSettings,
-    http_client_factory: HttpClientFactory | None = None,
     *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    telemetry: Telemetry | None = None,
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Sleep = asyncio.sleep,
 ) -> BearerAuthenticator:
-    """``monotonic`` and ``sleep`` pace JWKS fetches and the introspection cache (injectable
+    """``transport`` replaces the network under the guarded clients (tests); ``monotonic``
+    and ``sleep`` pace JWKS fetches, the breakers and the introspection cache (injectable
     for tests)."""
     hmac_key = _hmac_key(settings)
     introspection = settings.introspection
@@ -144,17 +144,16 @@ def build_oidc(
         if introspection is not None
         else None
     )
-    client = (
-        http_client_factory()
-        if http_client_factory is not None
-        else default_http_client(settings.discovery_timeout_seconds)
-    )
-    jwks = RemoteJwks(settings, client, clock=monotonic, sleep=sleep)
-    introspector = (
-        Introspector(introspection, client, introspection_secret, clock=monotonic)
-        if introspection is not None and introspection_secret is not None
-        else None
-    )
+    egress = [jwks_egress(settings, transport=transport, telemetry=telemetry, clock=monotonic)]
+    jwks = RemoteJwks(settings, egress[0], clock=monotonic, sleep=sleep)
+    introspector = None
+    if introspection is not None and introspection_secret is not None:
+        egress.append(
+            introspection_egress(
+                introspection, transport=transport, telemetry=telemetry, clock=monotonic
+            )
+        )
+        introspector = Introspector(introspection, egress[1], introspection_secret, clock=monotonic)
     verifier = JwtVerifier(
         VerifierConfig(
             issuer=settings.issuer,
@@ -175,5 +174,5 @@ def build_oidc(
         required_groups=settings.required_groups,
         introspector=introspector,
         jwks=jwks,
-        client=client,
+        egress=egress,
     )

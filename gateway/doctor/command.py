@@ -1,12 +1,17 @@
-"""The ``labgate doctor`` arguments and entry point (kept light: imports happen on run)."""
+"""The ``labgate doctor`` arguments and entry point (kept light: imports happen on run).
+
+``run`` returns what it found (:class:`~gateway.cliresult.CommandResult`); gateway/cli.py
+prints it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
+
+from gateway.cliresult import CommandResult
 
 __all__ = ["add_arguments", "run"]
 
@@ -24,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _BadClaims(ValueError):
+    pass
+
+
 def _claims(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.claims:
         try:
@@ -31,8 +40,7 @@ def _claims(args: argparse.Namespace) -> dict[str, Any] | None:
         except ValueError:
             claims = None
         if not isinstance(claims, dict):
-            print("labgate doctor: --claims must be a JSON object", file=sys.stderr)
-            raise SystemExit(2)
+            raise _BadClaims("--claims must be a JSON object")
         return claims
     if args.client or args.group:
         claims = {"sub": "doctor-preview", "client_id": args.client, "groups": args.group or []}
@@ -40,9 +48,13 @@ def _claims(args: argparse.Namespace) -> dict[str, Any] | None:
     return None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> CommandResult:
     from gateway.doctor.runner import run_doctor
 
-    report = asyncio.run(run_doctor(args.config, claims=_claims(args)))
-    sys.stdout.write((report.as_json(strict=args.strict) if args.json else report.as_text()) + "\n")
-    return report.exit_code(strict=args.strict)
+    try:
+        claims = _claims(args)
+    except _BadClaims as exc:
+        return CommandResult(errors=[f"labgate doctor: {exc}"], exit_code=2)
+    report = asyncio.run(run_doctor(args.config, claims=claims))
+    text = report.as_json(strict=args.strict) if args.json else report.as_text()
+    return CommandResult([text], report.exit_code(strict=args.strict))

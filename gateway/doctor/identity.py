@@ -1,21 +1,23 @@
-"""Identity checks: discovery and JWKS fetched, issuer byte-exact, clients agree with policies."""
+"""Identity checks: discovery and JWKS fetched, issuer byte-exact, clients agree with policies.
+
+The provider is asked the way the gateway asks it: through gateway.upstream (the same
+egress as :mod:`gateway.auth.jwks`: origin pinned, deadline, body cap, no redirects).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import httpx
 
-from gateway.auth.jwks import MAX_DOCUMENT_BYTES, discovery_url
+from gateway.auth.egress import IdpEgress
+from gateway.auth.jwks import discovery_url, jwks_egress
 from gateway.auth.keys import KeyRing, key_fits_alg
 from gateway.auth.settings import AuthSettings, OidcSettings
-from gateway.policy.loader import PolicySet
+from gateway.errors import UpstreamFailure, UpstreamTimeout, UpstreamUnavailable
+from gateway.policy.policyset import PolicySet
 
 from .report import Section
 
 __all__ = ["check_identity", "policy_clients"]
-
-HttpFactory = Callable[[float], httpx.AsyncClient]
 
 
 class _Problem(Exception):
@@ -35,8 +37,12 @@ def policy_clients(policies: PolicySet | None) -> set[str]:
 
 
 async def check_identity(
-    auth: AuthSettings, policies: PolicySet | None, out: Section, http: HttpFactory
+    auth: AuthSettings,
+    policies: PolicySet | None,
+    out: Section,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> None:
+    """``transport`` replaces the network under the guarded clients (tests)."""
     clients = policy_clients(policies)
     if auth.mode == "dev":
         out.add("warn", "auth.mode", "dev-mode", "dev tokens from a local key: demo only")
@@ -49,13 +55,16 @@ async def check_identity(
     if auth.oidc is None:
         out.add("fail", "auth.oidc", "config-invalid", "auth.mode is oidc without an oidc section")
         return
-    async with http(auth.oidc.discovery_timeout_seconds) as client:
-        await _check_provider(auth.oidc, client, out)
+    egress = jwks_egress(auth.oidc, transport=transport)
+    try:
+        await _check_provider(auth.oidc, egress, out)
+    finally:
+        await egress.aclose()
     _check_clients(set(auth.oidc.allowed_clients), clients, out)
     _check_audience(auth.oidc, clients, out)
 
 
-async def _check_provider(oidc: OidcSettings, client: httpx.AsyncClient, out: Section) -> None:
+async def _check_provider(oidc: OidcSettings, client: IdpEgress, out: Section) -> None:
     jwks_url = oidc.jwks_url
     url = discovery_url(oidc.issuer)
     try:
@@ -98,16 +107,16 @@ def _check_discovery(issuer: str, document: object) -> str:
     return jwks_uri
 
 
-async def _get_json(client: httpx.AsyncClient, url: str) -> object:
+async def _get_json(egress: IdpEgress, url: str) -> object:
     try:
-        response = await client.get(url, headers={"accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise _Problem("unreachable", f"{url}: {type(exc).__name__}") from None
+        response = await egress.client(url).get(url, headers={"accept": "application/json"})
+    except (UpstreamUnavailable, UpstreamTimeout) as exc:
+        raise _Problem("unreachable", f"{url}: {exc.code}") from None
+    except UpstreamFailure as exc:  # 5xx, redirect, over the size cap
+        raise _Problem("unexpected-shape", f"{url}: {exc.internal or exc.code}") from None
     if response.status_code != 200:
         hint = " (wrong application slug?)" if response.status_code == 404 else ""
         raise _Problem("unexpected-shape", f"{url}: HTTP {response.status_code}{hint}")
-    if len(response.content) > MAX_DOCUMENT_BYTES:
-        raise _Problem("unexpected-shape", f"{url}: document too large")
     try:
         return response.json()
     except ValueError:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.errors import ConfigError, PolicyError
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.registry import Registry
 from gateway.secrets import read_secret_file
 from gateway.settings import Settings
@@ -23,6 +24,8 @@ def secret_files(settings: Settings) -> Iterator[tuple[str, Path]]:
             yield f"upstreams.{name}.auth.secret_file", upstream.auth.secret_file
     if settings.postgres is not None and settings.postgres.password_file is not None:
         yield "postgres.password_file", settings.postgres.password_file
+    if settings.cursor_key_file is not None:
+        yield "cursor_key_file", settings.cursor_key_file
     oidc = settings.auth.oidc
     if settings.auth.mode == "oidc" and oidc is not None:
         if oidc.hs256_secret_file is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from gateway.capability import Capability, DoctorReport
 from gateway.policy.cases import principal_from_claims
 from gateway.policy.evaluate import CallRequest, allowed_tools, evaluate
-from gateway.policy.loader import PolicySet
+from gateway.policy.policyset import PolicySet
 
 from .report import Preview
 

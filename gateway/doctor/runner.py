@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,17 +23,13 @@ from .upstreams import check_upstreams
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "Report", "run_doctor"]
 
 
-def _default_http(timeout: float) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=httpx.Timeout(timeout), follow_redirects=False)
-
-
 async def run_doctor(
     config_file: Path | None,
     *,
     claims: dict[str, Any] | None = None,
     now: datetime | None = None,
     transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
-    http: Callable[[float], httpx.AsyncClient] = _default_http,
+    idp_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Report:
     report = Report()
     config = report.section("configuration")
@@ -48,7 +44,7 @@ async def run_doctor(
     config.add("ok", "settings", "ok", "valid")
     check_secrets(settings, config)
     policies = check_policies(settings.policy_dir, caps, report.section("policies"))
-    await check_identity(settings.auth, policies, report.section("identity"), http)
+    await check_identity(settings.auth, policies, report.section("identity"), idp_transport)
     if policies is None:
         return report
     reports = await check_upstreams(

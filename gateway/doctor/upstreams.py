@@ -9,7 +9,7 @@ from pydantic import BaseModel, ValidationError
 
 from gateway.capability import DoctorContext, DoctorReport, Finding, upstream_failure
 from gateway.errors import ConfigError, GatewayError
-from gateway.policy.loader import PolicySet
+from gateway.policy.policyset import PolicySet
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.upstream import Upstreams

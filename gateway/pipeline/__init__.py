@@ -29,6 +29,7 @@ from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth.gate import AuthGate
 from gateway.cache import ResultCache
 from gateway.capability import Principal, Resources, Tool
+from gateway.cursor import CursorCodec
 from gateway.errors import AuditUnavailable, AuthError, GatewayError, UpstreamFailure
 from gateway.limits import Limiter
 from gateway.pipeline.call import AuditWriter, BodyReader, Call, CallOutcome, ToolInfo
@@ -62,6 +63,7 @@ class Pipeline(Stages):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scrubber: Scrubber | None = None,
         shadow: ShadowStore | None = None,
+        cursors: CursorCodec | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -77,6 +79,8 @@ class Pipeline(Stages):
         self.scrubber = scrubber or Scrubber(())
         #: Decided beside the live set, never enforced (``policies/shadow/``).
         self.shadow = shadow
+        #: Seals the page cursors tools hand out (bound to tool and principal).
+        self.cursors = cursors or CursorCodec()
         self.limiter = Limiter()
         self.cache = ResultCache()
         self._tools = {

@@ -26,6 +26,7 @@ from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth.gate import AuthGate
 from gateway.cache import ResultCache
 from gateway.capability import Resources, Tool, ToolContext
+from gateway.cursor import CursorCodec
 from gateway.errors import Denied, GatewayError, RateLimited, ToolTimeout, Unavailable
 from gateway.limits import Limiter
 from gateway.pipeline.call import Call, ToolInfo
@@ -65,6 +66,7 @@ class Stages:
     shadow: ShadowStore | None
     limiter: Limiter
     cache: ResultCache[_Result]
+    cursors: CursorCodec
     _tools: dict[str, ToolInfo]
 
     # -- the stages, in order ------------------------------------------------------------------
@@ -165,6 +167,8 @@ class Stages:
             scope=scope,
             config=self.configs[info.capability.name],
             clients=self.resources[info.capability.name].clients,
+            tool=tool.name,
+            cursors=self.cursors,
         )
         timeout = float(call.policy_set.global_policy.tool_timeout_seconds)
         ttl = float(obligations.cache_ttl or 0)
@@ -175,8 +179,14 @@ class Stages:
                 async def run() -> _Result:
                     return await self._invoke(tool, call.args, ctx, timeout)
 
-                key = canonical_json(
-                    [tool.name, call.arg_values, scope.model_dump(mode="json") if scope else None]
+                key = canonical_json(  # per principal: its cursors open only for it
+                    [
+                        tool.name,
+                        call.principal.issuer,
+                        call.principal.sub,
+                        call.arg_values,
+                        scope.model_dump(mode="json") if scope else None,
+                    ]
                 )
                 result, outcome = await self.cache.get_or_run(key, ttl, time.monotonic, run)
                 record.cached = outcome != "miss"

@@ -16,7 +16,8 @@ from gateway.policy.evaluate import (
     capability_for_tool,
     evaluate,
 )
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.policy.reasons import Reason
 from gateway.policy.store import PolicyStore, ReloadEvent
 

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.capability import Capability, Principal
 from gateway.policy.evaluate import CallRequest, Decision, capability_for_tool, evaluate
-from gateway.policy.loader import PolicySet
+from gateway.policy.policyset import PolicySet
 from gateway.policy.reasons import Reason
 from gateway.policy.yamlsrc import parse_yaml, pydantic_problems
 

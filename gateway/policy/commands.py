@@ -1,27 +1,29 @@
 """The ``labgate policy`` commands: check, explain, diff, test, and the editor schema.
 
-Each command prints to ``out`` (stdout by default) and returns the process exit code:
-0 on success, 1 on a load error, a failing case or bad input.
+Each command returns a :class:`~gateway.cliresult.CommandResult` (the lines to show and the
+exit code: 0 on success, 1 on a load error, a failing case or bad input); gateway/cli.py
+prints it.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
 from gateway.capability import Capability
+from gateway.cliresult import CommandResult
 from gateway.errors import PolicyError
 from gateway.policy.cases import principal_from_claims, run_case_file
 from gateway.policy.diff import diff_sets
 from gateway.policy.evaluate import CallRequest, capability_for_tool, evaluate
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
 from gateway.policy.model import CapabilityPolicy, GlobalPolicy
+from gateway.policy.policyset import PolicySet
 
 __all__ = [
     "SCOPE_NOTE",
@@ -41,45 +43,47 @@ SCOPE_NOTE = (
 )
 
 
-def _print_error(exc: PolicyError, out: TextIO) -> None:
+def _print_error(exc: PolicyError, res: CommandResult) -> None:
     problems = exc.problems if isinstance(exc, PolicyLoadError) else (exc,)
     for problem in problems:
-        print(str(problem), file=out)
+        res.say(str(problem))
 
 
-def _load(path: Path, capabilities: Mapping[str, Capability], out: TextIO) -> PolicySet | None:
+def _load(
+    path: Path, capabilities: Mapping[str, Capability], res: CommandResult
+) -> PolicySet | None:
     try:
         return load_policy_dir(Path(path), capabilities)
     except PolicyError as exc:
-        _print_error(exc, out)
+        _print_error(exc, res)
         return None
 
 
-def check(path: Path, capabilities: Mapping[str, Capability], *, out: TextIO | None = None) -> int:
+def check(path: Path, capabilities: Mapping[str, Capability]) -> CommandResult:
     """Validate a policy directory; ``file:line: message`` per problem, exit 1 on any."""
-    out = out or sys.stdout
-    ps = _load(path, capabilities, out)
+    res = CommandResult()
+    ps = _load(path, capabilities, res)
     if ps is None:
-        return 1
+        return res.end(1)
     on = sorted(ps.capabilities)
     off = sorted(set(capabilities) - set(on))
     rules = sum(len(p.rules) for p in ps.capabilities.values())
-    print(f"ok: policy {ps.version}: {len(on)} capabilities on, {rules} rules", file=out)
-    print(f"  on: {', '.join(on) or '-'}", file=out)
-    print(f"  off (no policy file): {', '.join(off) or '-'}", file=out)
+    res.say(f"ok: policy {ps.version}: {len(on)} capabilities on, {rules} rules")
+    res.say(f"  on: {', '.join(on) or '-'}")
+    res.say(f"  off (no policy file): {', '.join(off) or '-'}")
     if ps.global_policy.kill_switch:
-        print("  kill switch is ON: every agent call is denied", file=out)
+        res.say("  kill switch is ON: every agent call is denied")
     if ps.global_policy.maintenance.enabled:
-        print("  maintenance is ON: every agent call is denied", file=out)
+        res.say("  maintenance is ON: every agent call is denied")
     for name in sorted(ps.globs):
         for rule in ps.capabilities[name].rules:
             written = ps.globs[name].get(rule.id)
             if written is not None:
                 tools = ", ".join(rule.tools or [])
-                print(f"  {name}/{rule.id}: tools {', '.join(written)} = {tools}", file=out)
+                res.say(f"  {name}/{rule.id}: tools {', '.join(written)} = {tools}")
     if any(r.scope for p in ps.capabilities.values() for r in p.rules):
-        print(f"  note: {SCOPE_NOTE}", file=out)
-    return 0
+        res.say(f"  note: {SCOPE_NOTE}")
+    return res.end(0)
 
 
 def explain(
@@ -89,63 +93,55 @@ def explain(
     tool: str,
     args: dict[str, Any] | None,
     now: datetime,
-    *,
-    out: TextIO | None = None,
-) -> int:
-    """Print the decision trace of one request: each rule considered and the outcome."""
-    out = out or sys.stdout
-    ps = _load(path, capabilities, out)
+) -> CommandResult:
+    """The decision trace of one request: each rule considered and the outcome."""
+    res = CommandResult()
+    ps = _load(path, capabilities, res)
     if ps is None:
-        return 1
+        return res.end(1)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     principal = principal_from_claims(claims)
     capability = capability_for_tool(tool, capabilities)
     req = CallRequest(principal, capability, tool, args, now)
     decision = evaluate(req, ps, explain=True)
-    print(f"policy {ps.version}", file=out)
-    print(
+    res.say(f"policy {ps.version}")
+    res.say(
         f"request: {capability}/{tool} sub={principal.sub} client={principal.client_id} "
         f"user={principal.username} groups={','.join(principal.groups) or '-'} "
-        f"at={now.isoformat()} args={'(tool list)' if args is None else json.dumps(args)}",
-        file=out,
+        f"at={now.isoformat()} args={'(tool list)' if args is None else json.dumps(args)}"
     )
     for line in decision.trace:
-        print(f"  {line}", file=out)
-    print(f"allowed: {'yes' if decision.allowed else 'no'}", file=out)
-    print(f"reasons: {', '.join(decision.reasons)}", file=out)
-    print(f"rule: {decision.rule_id or '-'}", file=out)
+        res.say(f"  {line}")
+    res.say(f"allowed: {'yes' if decision.allowed else 'no'}")
+    res.say(f"reasons: {', '.join(decision.reasons)}")
+    res.say(f"rule: {decision.rule_id or '-'}")
     if not decision.allowed:
-        print(f"message to the agent: {decision.message}", file=out)
+        res.say(f"message to the agent: {decision.message}")
     ob = decision.obligations
     if ob is not None:
         scope = ob.scope.model_dump(mode="json") if ob.scope is not None else None
         result = ob.result.model_dump(mode="json", exclude_none=True) if ob.result else None
         limits = ob.limits.model_dump(mode="json", exclude_none=True) if ob.limits else None
-        print(f"obligations: scope={json.dumps(scope)} result={json.dumps(result)}", file=out)
-        print(
-            f"  limits={json.dumps(limits)} cache_ttl={ob.cache_ttl} redact={list(ob.redact)}",
-            file=out,
-        )
-    return 0
+        res.say(f"obligations: scope={json.dumps(scope)} result={json.dumps(result)}")
+        res.say(f"  limits={json.dumps(limits)} cache_ttl={ob.cache_ttl} redact={list(ob.redact)}")
+    return res.end(0)
 
 
-def diff(
-    path_a: Path, path_b: Path, capabilities: Mapping[str, Capability], *, out: TextIO | None = None
-) -> int:
-    """Print what changes from policy directory A to B; exit 1 when either fails to load."""
-    out = out or sys.stdout
-    a = _load(path_a, capabilities, out)
-    b = _load(path_b, capabilities, out)
+def diff(path_a: Path, path_b: Path, capabilities: Mapping[str, Capability]) -> CommandResult:
+    """What changes from policy directory A to B; exit 1 when either fails to load."""
+    res = CommandResult()
+    a = _load(path_a, capabilities, res)
+    b = _load(path_b, capabilities, res)
     if a is None or b is None:
-        return 1
+        return res.end(1)
     lines = diff_sets(a, b)
-    print(f"policy {a.version} -> {b.version}", file=out)
+    res.say(f"policy {a.version} -> {b.version}")
     for line in lines:
-        print(f"  {line}", file=out)
+        res.say(f"  {line}")
     if not lines:
-        print("  no differences", file=out)
-    return 0
+        res.say("  no differences")
+    return res.end(0)
 
 
 def test(
@@ -154,28 +150,27 @@ def test(
     cases_glob: str = "*.cases.yaml",
     *,
     now: datetime | None = None,
-    out: TextIO | None = None,
-) -> int:
+) -> CommandResult:
     """Run the decision cases beside the policies; exit 1 on any failure or none found."""
-    out = out or sys.stdout
-    ps = _load(path, capabilities, out)
+    res = CommandResult()
+    ps = _load(path, capabilities, res)
     if ps is None:
-        return 1
+        return res.end(1)
     files = sorted(Path(path).glob(cases_glob))
     if not files:
-        print(f"no case files matching {cases_glob} in {path}", file=out)
-        return 1
+        res.say(f"no case files matching {cases_glob} in {path}")
+        return res.end(1)
     passed = failed = 0
     decided: set[tuple[str, str | None]] = set()
     for file in files:
         try:
             results = run_case_file(file, ps, capabilities, now or datetime.now(UTC))
         except PolicyError as exc:
-            print(str(exc), file=out)
+            res.say(str(exc))
             failed += 1
             continue
         except OSError as exc:
-            print(f"{file}: cannot read: {exc.strerror}", file=out)
+            res.say(f"{file}: cannot read: {exc.strerror}")
             failed += 1
             continue
         for r in results:
@@ -184,12 +179,12 @@ def test(
                 passed += 1
                 continue
             failed += 1
-            print(f"{r.file}:{r.line}: FAIL {r.note}: {'; '.join(r.problems)}", file=out)
+            res.say(f"{r.file}:{r.line}: FAIL {r.note}: {'; '.join(r.problems)}")
     idle = unexercised(ps, decided)
     if idle:
-        print(f"rules no case exercises ({len(idle)}): {', '.join(idle)}", file=out)
-    print(f"{passed} passed, {failed} failed (policy {ps.version})", file=out)
-    return 1 if failed else 0
+        res.say(f"rules no case exercises ({len(idle)}): {', '.join(idle)}")
+    res.say(f"{passed} passed, {failed} failed (policy {ps.version})")
+    return res.end(1 if failed else 0)
 
 
 def unexercised(ps: PolicySet, decided: set[tuple[str, str | None]]) -> list[str]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.policy.loader import PolicySet
 from gateway.policy.model import ArgBound, CapabilityPolicy, GlobalRule, Rule, Who
+from gateway.policy.policyset import PolicySet
 
 __all__ = ["diff_sets", "who_text"]
 

@@ -24,15 +24,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
-from gateway.capability import Capability, Principal
 from gateway.errors import Denied
-from gateway.policy.loader import PolicySet
+from gateway.policy.index import ToolRules
 from gateway.policy.model import ArgBound, GlobalRule, Limits, ResultRule, Rule, When, Who
+from gateway.policy.policyset import PolicySet
 from gateway.policy.reasons import Reason
+
+if TYPE_CHECKING:  # annotations only: the evaluator imports no module that does I/O
+    from gateway.capability import Capability, Principal
 
 __all__ = [
     "NOT_PERMITTED",
@@ -179,37 +182,56 @@ def _same(a: object, b: object) -> bool:
     return isinstance(a, bool) == isinstance(b, bool) and a == b
 
 
-def _check_arg(name: str, value: Any, bound: ArgBound) -> tuple[Reason, str] | None:
-    out_of_range = Reason.ARG_OUT_OF_RANGE
-    not_allowed = Reason.ARG_NOT_ALLOWED
-    if bound.min is not None or bound.max is not None:
-        if not _is_number(value):
-            return not_allowed, f"argument {name} must be a number"
-        if bound.min is not None and value < bound.min:
-            return out_of_range, f"argument {name} must be at least {_num(bound.min)}"
-        if bound.max is not None and value > bound.max:
-            return out_of_range, f"argument {name} must be at most {_num(bound.max)}"
+def _check_number(name: str, value: Any, bound: ArgBound) -> tuple[Reason, str] | None:
+    if bound.min is None and bound.max is None:
+        return None
+    if not _is_number(value):
+        return Reason.ARG_NOT_ALLOWED, f"argument {name} must be a number"
+    if bound.min is not None and value < bound.min:
+        return Reason.ARG_OUT_OF_RANGE, f"argument {name} must be at least {_num(bound.min)}"
+    if bound.max is not None and value > bound.max:
+        return Reason.ARG_OUT_OF_RANGE, f"argument {name} must be at most {_num(bound.max)}"
+    return None
+
+
+def _check_length(name: str, value: Any, bound: ArgBound) -> tuple[Reason, str] | None:
+    limit = bound.max_length
+    if limit is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > limit:
+            return Reason.ARG_OUT_OF_RANGE, f"argument {name} must be at most {limit} characters"
+        return None
+    if isinstance(value, list | tuple):
+        if len(value) > limit:
+            return Reason.ARG_OUT_OF_RANGE, f"argument {name} must have at most {limit} items"
+        return None
+    return Reason.ARG_NOT_ALLOWED, f"argument {name} is not allowed"
+
+
+def _check_items(name: str, value: Any, bound: ArgBound) -> tuple[Reason, str] | None:
     items = list(value) if isinstance(value, list | tuple) else [value]
-    if bound.max_length is not None:
-        if isinstance(value, str):
-            if len(value) > bound.max_length:
-                return out_of_range, (
-                    f"argument {name} must be at most {bound.max_length} characters"
-                )
-        elif isinstance(value, list | tuple):
-            if len(value) > bound.max_length:
-                return out_of_range, f"argument {name} must have at most {bound.max_length} items"
-        else:
-            return not_allowed, f"argument {name} is not allowed"
     if bound.one_of is not None:
         for item in items:
             if not any(_same(item, choice) for choice in bound.one_of):
                 choices = ", ".join(str(c) for c in bound.one_of)
-                return not_allowed, f"argument {name} must be one of: {choices}"
+                return Reason.ARG_NOT_ALLOWED, f"argument {name} must be one of: {choices}"
     if bound.pattern is not None:
         for item in items:
             if not isinstance(item, str) or bound.pattern.fullmatch(item) is None:
-                return not_allowed, f"argument {name} does not match the allowed pattern"
+                return (
+                    Reason.ARG_NOT_ALLOWED,
+                    f"argument {name} does not match the allowed pattern",
+                )
+    return None
+
+
+def _check_arg(name: str, value: Any, bound: ArgBound) -> tuple[Reason, str] | None:
+    """The first bound ``value`` breaks (range, length, choices, pattern), or ``None``."""
+    for check in (_check_number, _check_length, _check_items):
+        failure = check(name, value, bound)
+        if failure is not None:
+            return failure
     return None
 
 
@@ -269,7 +291,8 @@ def _global_rules(req: CallRequest, ps: PolicySet, t: _Trace) -> Decision | None
     return t.deny((Reason.DEFAULT_DENY,))
 
 
-def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Decision:
+def _redactions(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> ToolRules | None:
+    """Note the tool's redactions in the trace; the per-tool index entry (not when tracing)."""
     policy = ps.capabilities.get(req.capability)
     indexed = None
     if policy is not None and not explain:
@@ -279,6 +302,11 @@ def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Deci
     elif policy is not None:
         names = {n for r in policy.rules if r.applies_to(req.tool) for n in r.redact or ()}
         t.redact = tuple(sorted(names))
+    return indexed
+
+
+def _gates(req: CallRequest, ps: PolicySet, t: _Trace) -> Decision | None:
+    """Kill switch, maintenance, the capability on, the tool known: a denial, or ``None``."""
     g = ps.global_policy
     if g.kill_switch:
         t.lines.append("kill switch is on")
@@ -288,24 +316,33 @@ def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Deci
         return t.deny((Reason.MAINTENANCE,), g.maintenance.message or MAINTENANCE_MESSAGE)
     if req.now.tzinfo is None or req.now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    if policy is None:
+    if req.capability not in ps.capabilities:
         t.lines.append(f"capability {req.capability} has no policy: off")
         return t.deny((Reason.CAPABILITY_OFF,))
     if req.tool not in ps.tools.get(req.capability, ()):
         t.lines.append(f"tool {req.tool} is not a tool of {req.capability}")
         return t.deny((Reason.UNKNOWN_TOOL,))
-    global_denial = _global_rules(req, ps, t)
-    if global_denial is not None:
-        return global_denial
-    rules = policy.rules
-    if indexed is not None:
-        positions = indexed.candidates(req.principal.client_id)
-        if len(positions) < indexed.total:
-            t.lines.append(
-                f"{indexed.total - len(positions)} rule(s) skipped: tool not listed "
-                "or who.clients does not match"
-            )
-            rules = [policy.rules[i] for i in positions]
+    return None
+
+
+def _candidates(
+    rules: list[Rule], indexed: ToolRules | None, req: CallRequest, t: _Trace
+) -> list[Rule]:
+    """The rules that may match: all of them, or those the per-tool index names."""
+    if indexed is None:
+        return rules
+    positions = indexed.candidates(req.principal.client_id)
+    if len(positions) < indexed.total:
+        t.lines.append(
+            f"{indexed.total - len(positions)} rule(s) skipped: tool not listed "
+            "or who.clients does not match"
+        )
+        return [rules[i] for i in positions]
+    return rules
+
+
+def _capability_rules(rules: list[Rule], req: CallRequest, ps: PolicySet, t: _Trace) -> Decision:
+    """Deny wins; then the first allow rule that matches; else default deny."""
     for rule in rules:
         if rule.effect == "deny" and _match(rule, req, t)[0]:
             return t.deny((Reason.DENY_RULE,), rule_id=rule.id)
@@ -320,6 +357,15 @@ def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Deci
     if outside:
         return t.deny((Reason.DEFAULT_DENY, Reason.OUTSIDE_HOURS))
     return t.deny((Reason.DEFAULT_DENY,))
+
+
+def _evaluate(req: CallRequest, ps: PolicySet, t: _Trace, explain: bool) -> Decision:
+    indexed = _redactions(req, ps, t, explain)
+    denial = _gates(req, ps, t) or _global_rules(req, ps, t)
+    if denial is not None:
+        return denial
+    rules = list(ps.capabilities[req.capability].rules)
+    return _capability_rules(_candidates(rules, indexed, req, t), req, ps, t)
 
 
 def evaluate(req: CallRequest, policy_set: PolicySet, *, explain: bool = False) -> Decision:

@@ -13,7 +13,6 @@ that carries them all. Nothing but :class:`PolicyError` leaves :func:`load_polic
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -24,8 +23,9 @@ from gateway.capability import Capability
 from gateway.errors import PolicyError
 from gateway.policy.aliases import check_aliases, resolve_who
 from gateway.policy.bind import Bound, bind_policy
-from gateway.policy.index import ToolRules, build_index
+from gateway.policy.index import build_index
 from gateway.policy.model import CapabilityPolicy, GlobalPolicy, is_glob
+from gateway.policy.policyset import PolicySet
 from gateway.policy.version import policy_version
 from gateway.policy.yamlsrc import YamlDoc, parse_yaml, pydantic_problems
 
@@ -57,27 +57,6 @@ class PolicyLoadError(PolicyError):
 
 def _frozen(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
-
-
-@dataclass(frozen=True, slots=True)
-class PolicySet:
-    """One fully validated policy directory; replaced whole, never changed in place."""
-
-    global_policy: GlobalPolicy
-    capabilities: Mapping[str, CapabilityPolicy]
-    version: str
-    files: tuple[str, ...]
-    #: Tool names of every capability that has a policy (the capability is on).
-    tools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: Validated scope objects: capability -> rule id -> scope model instance.
-    scopes: Mapping[str, Mapping[str, BaseModel]] = field(default_factory=dict)
-    #: Argument defaults: capability -> tool -> argument -> default (bounds apply to them).
-    arg_defaults: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)
-    #: capability -> tool -> the rules that may apply (see gateway/policy/index.py).
-    index: Mapping[str, Mapping[str, ToolRules]] = field(default_factory=dict)
-    #: capability -> rule id -> ``tools`` as written, for rules with a glob (the rules
-    #: themselves hold the expansion).
-    globs: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
 
 def misnamed_files(path: Path) -> list[Path]:

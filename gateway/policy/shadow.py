@@ -26,7 +26,8 @@ import watchfiles
 
 from gateway.capability import Capability
 from gateway.errors import PolicyError
-from gateway.policy.loader import PolicySet, load_policy_dir
+from gateway.policy.loader import load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.policy.store import DEBOUNCE_MS, STEP_MS, ReloadEvent
 
 __all__ = ["SHADOW_DIR", "ShadowStore"]

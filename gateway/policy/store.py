@@ -25,7 +25,8 @@ import watchfiles
 from gateway.capability import Capability
 from gateway.errors import PolicyError
 from gateway.policy import guards
-from gateway.policy.loader import CASES_SUFFIX, GLOBAL_FILE, PolicySet, load_policy_dir
+from gateway.policy.loader import CASES_SUFFIX, GLOBAL_FILE, load_policy_dir
+from gateway.policy.policyset import PolicySet
 
 __all__ = ["PolicyStore", "ReloadEvent"]
 

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from tests.deploy.dockerfile import Stage, parse_dockerfile
-from tests.support.live import ROOT, free_port
+from tests.support.live import ROOT
+from tests.support.net import free_port
 
 DOCKERFILE = ROOT / "Dockerfile"
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make ", "clang", "libc6-dev", "python3-dev")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext
 
 from gateway.errors import AuthError
 from gateway.pipeline import STAGES
@@ -74,10 +75,13 @@ async def test_each_stage_is_a_span_of_the_call(make_gateway: Any) -> None:
     spans = {s.name: s for s in exporter.get_finished_spans()}
     call = spans["labgate.call"]
     for stage in ("labgate.authenticate", "labgate.decide", "labgate.tool", "labgate.audit"):
-        assert spans[stage].parent is not None, stage
-        assert spans[stage].parent.span_id == call.context.span_id, stage
+        parent: SpanContext | None = spans[stage].parent
+        assert parent is not None, stage
+        assert call.context is not None and parent.span_id == call.context.span_id, stage
     # authentication is the call's first stage (before the body is read), in one request
-    assert spans["labgate.authenticate"].start_time <= spans["labgate.decide"].start_time
+    started: int | None = spans["labgate.authenticate"].start_time
+    decided: int | None = spans["labgate.decide"].start_time
+    assert started is not None and decided is not None and started <= decided
     request = spans["labgate.request"]
     assert call.parent is not None and call.parent.span_id == request.context.span_id
     assert format(call.context.trace_id, "032x") == record["trace_id"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from capabilities.declarative import EXAMPLES
+from gateway.capability import Capability
 from gateway.errors import ConfigError
 from gateway.registry import BUILTIN, load_registry, registry_for
 from gateway.settings import load_settings
@@ -61,3 +65,53 @@ def test_invalid_operator_directory_stops_start_naming_the_key(tmp_path: Path) -
         registry_for(_settings(tools))  # type: ignore[arg-type]
     assert info.value.key == "capabilities.declarative.directory"
     assert "broken.yaml" in info.value.detail
+
+
+class _Source:
+    """A tool source as any capability may offer one (the registry knows no names)."""
+
+    def __init__(self, capability: Capability[Any, Any]) -> None:
+        self.capability = capability
+        self.last_error: str | None = None
+
+    def reload(self) -> None:
+        return None
+
+    async def watch(self) -> None:
+        return None
+
+    def listen(self, on_reload: Callable[[Any], None]) -> None:
+        return None
+
+
+class _Dir(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    directory: str | None = None
+
+
+def test_any_capability_with_a_tool_source_is_replaced_by_its_source() -> None:
+    seen: list[tuple[_Dir, tuple[str, ...]]] = []
+    replacement: Capability[_Dir, Any] = Capability(
+        name="filed", title="From files", description="d", tools=(), config_model=_Dir
+    )
+
+    def source(config: _Dir, upstreams: Collection[str]) -> _Source | None:
+        seen.append((config, tuple(upstreams)))
+        return _Source(replacement) if config.directory else None
+
+    built_in: Capability[_Dir, Any] = Capability(
+        name="filed",
+        title="Built in",
+        description="d",
+        tools=(),
+        config_model=_Dir,
+        tool_source=source,
+    )
+    plain = load_registry(include=[built_in], sections={"filed": {}}, upstream_names=["u"])
+    assert plain["filed"] is built_in and plain.reloadable == []
+    filed = load_registry(include=[built_in], sections={"filed": {"directory": "x"}})
+    assert filed["filed"] is replacement and len(filed.reloadable) == 1
+    assert seen[0] == (_Dir(), ("u",))
+    with pytest.raises(ConfigError) as info:
+        load_registry(include=[built_in], sections={"filed": {"nope": 1}})
+    assert info.value.key == "capabilities.filed.nope"

@@ -66,7 +66,7 @@ async def test_disagreements_are_noted_and_counted_never_enforced(make_gateway: 
         assert await _call(gw, "testcap_echo", {"text": "hi"}, **readers) == 200
         records = await gw.journal_records()
         notes = [r["notes"].get("shadow") for r in records]
-        shadow_version = gw.runtime.shadow.current.version  # type: ignore[union-attr]
+        shadow_version = gw.runtime.shadow.current.version
         assert notes == [
             {"change": "narrow", "decision": "deny", "rule_id": "hermes-list",
              "reasons": ["arg-out-of-range"], "policy_version": shadow_version},

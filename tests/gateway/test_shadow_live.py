@@ -38,7 +38,7 @@ def _wait_for_shadow_reload(gw: LiveGateway, ok: bool) -> None:
 
 
 # (headers key, tool, args, live status, shadow change or None)
-CALLS = [
+CALLS: list[tuple[str, str, dict[str, Any], int, str | None]] = [
     ("hermes", "testcap_list", {"page_size": 10}, 200, "narrow"),
     ("hermes", "testcap_list", {"page_size": 3}, 200, None),
     ("reader", "testcap_list", {"page_size": 3}, 403, "widen"),

@@ -26,8 +26,8 @@ def main() -> int:
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # Hermes' own prints go to stderr
 
-    from tools import mcp_tool
-    from tools.registry import registry
+    from tools import mcp_tool  # type: ignore[import-not-found]  # Hermes, in its own venv
+    from tools.registry import registry  # type: ignore[import-not-found]
 
     def mcp_names() -> list[str]:
         return sorted(n for n in registry.get_all_tool_names() if n.startswith("mcp__"))

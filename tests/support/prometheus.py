@@ -24,8 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.live import free_port
-from tests.support.net import stop_process
+from tests.support.net import free_port, stop_process
 
 __all__ = ["PrometheusServer", "prometheus_binary", "prometheus_server", "wait_for"]
 

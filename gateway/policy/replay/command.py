@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import asyncpg
 
 from gateway.audit.tailcmd import parse_since
 from gateway.capability import Capability
+from gateway.cliresult import CommandResult
 from gateway.errors import PolicyError
-from gateway.policy.loader import PolicyLoadError, PolicySet, load_policy_dir
+from gateway.policy.loader import PolicyLoadError, load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.policy.replay.calls import parse_call
 from gateway.policy.replay.decide import replay_call
 from gateway.policy.replay.report import FailOn, Report
@@ -51,12 +53,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(path: Path, capabilities: Mapping[str, Capability], out: TextIO) -> PolicySet | None:
+def _load(
+    path: Path, capabilities: Mapping[str, Capability], res: CommandResult
+) -> PolicySet | None:
     try:
         return load_policy_dir(path, capabilities)
     except PolicyError as exc:
         for problem in exc.problems if isinstance(exc, PolicyLoadError) else (exc,):
-            print(str(problem), file=out)
+            res.say(str(problem))
         return None
 
 
@@ -108,28 +112,29 @@ def run(
     dsn: str | None,
     *,
     now: datetime | None = None,
-    out: TextIO | None = None,
-) -> int:
-    """The command: load the sets, read the window, print the report, return the exit code."""
-    out = out or sys.stdout
+) -> CommandResult:
+    """The command: load the sets, read the window, return the report and the exit code."""
+    res = CommandResult()
     try:
         since = parse_since(args.since, now or datetime.now(UTC))
     except ValueError as exc:
-        print(f"labgate: {exc}", file=sys.stderr)
-        return 2
-    proposed = _load(Path(args.proposed), capabilities, out)
-    baseline = _load(Path(args.baseline), capabilities, out) if args.baseline else None
+        res.errors.append(f"labgate: {exc}")
+        return res.end(2)
+    proposed = _load(Path(args.proposed), capabilities, res)
+    baseline = _load(Path(args.baseline), capabilities, res) if args.baseline else None
     if proposed is None or (args.baseline and baseline is None):
-        return 1
+        return res.end(1)
     try:
         report = replay(proposed, capabilities, since, journal=journal, dsn=dsn, baseline=baseline)
     except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         where = "PostgreSQL" if dsn is not None else str(journal)
-        print(f"labgate: cannot read the audit records ({where}): {exc}", file=sys.stderr)
-        return 2
+        res.errors.append(f"labgate: cannot read the audit records ({where}): {exc}")
+        return res.end(2)
+    text = io.StringIO()
     if args.json:
-        report.print_json(out)
+        report.print_json(text)
     else:
-        report.print_table(out)
+        report.print_table(text)
+    res.say(text.getvalue().rstrip("\n"))
     fail_on: FailOn | None = args.fail_on
-    return report.exit_code(fail_on, args.allow_undecidable)
+    return res.end(report.exit_code(fail_on, args.allow_undecidable))

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from gateway.capability import Capability
 from gateway.policy.evaluate import CallRequest, capability_for_tool, evaluate
-from gateway.policy.loader import PolicySet
 from gateway.policy.outcome import Change, Outcome, change, outcome_of
+from gateway.policy.policyset import PolicySet
 from gateway.policy.reasons import Reason
 from gateway.policy.replay.calls import RecordedCall
 

@@ -15,7 +15,13 @@ from capabilities.astro.ids import (
     encode_session_id,
 )
 from capabilities.astro.schemas import NIGHT_MAX
+from gateway.capability import Principal, ToolContext
 from gateway.errors import InvalidArguments
+
+
+def _ctx(sub: str = "hermes", tool: str = "astro_list_sessions") -> ToolContext:
+    now = datetime(2024, 8, 2, tzinfo=UTC)
+    return ToolContext(Principal(sub=sub), "r", now, None, None, {}, tool=tool)
 
 
 @given(st.dates(min_value=date(2000, 1, 1), max_value=NIGHT_MAX), st.text(min_size=1, max_size=200))
@@ -41,9 +47,13 @@ def test_any_text_is_a_session_id_or_invalid_arguments(token: str) -> None:
 
 def test_cursor_round_trip_and_fingerprint() -> None:
     key = (date(2024, 8, 1), datetime(2024, 8, 1, 20, tzinfo=UTC), "M31")
-    token = encode_cursor(key, "abc")
-    assert decode_cursor(token, "abc") == (date(2024, 8, 1), 1722542400000, "M31")
+    ctx = _ctx()
+    token = encode_cursor(ctx, key, "abc")
+    assert decode_cursor(ctx, token, "abc") == (date(2024, 8, 1), 1722542400000, "M31")
+    with pytest.raises(InvalidArguments, match="different query"):
+        decode_cursor(ctx, token, "other")
     with pytest.raises(InvalidArguments):
-        decode_cursor(token, "other")
-    with pytest.raises(InvalidArguments):
-        decode_cursor(encode_session_id(date(2024, 8, 1), "M31"), "abc")
+        decode_cursor(ctx, encode_session_id(date(2024, 8, 1), "M31"), "abc")
+    for other in (_ctx(sub="someone-else"), _ctx(tool="astro_target_totals")):
+        with pytest.raises(InvalidArguments):
+            decode_cursor(other, token, "abc")

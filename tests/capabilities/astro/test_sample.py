@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from capabilities.astro import CAPABILITY
 from capabilities.astro.schemas import (
     AstroConfig,
@@ -13,16 +15,19 @@ from capabilities.astro.schemas import (
     TargetTotalsArgs,
 )
 from capabilities.astro.tools import get_session, list_sessions, totals
-from gateway.capability import Principal, SetupContext, ToolContext, now_utc
+from gateway.capability import Principal, SampleClients, SetupContext, ToolContext, now_utc
 
 
-def _no_network(name: str) -> object:
+def _no_network(name: str) -> httpx.AsyncClient:
     raise AssertionError("sample mode must not build an upstream client")
 
 
 async def test_sample_mode_serves_all_tools() -> None:
     cfg = AstroConfig(timezone="Europe/Paris", backend="flux")  # demo always uses InfluxQL
-    res = await CAPABILITY.setup(SetupContext(config=cfg, sample=True, http=_no_network))  # type: ignore[arg-type]
+    samples = SampleClients()  # what the gateway hands over, and closes
+    res = await CAPABILITY.setup(
+        SetupContext(config=cfg, sample=True, http=_no_network, sample_http=samples)
+    )
     try:
         ctx = ToolContext(
             Principal(sub="hermes"), "r", now_utc(), AstroScope(targets=["M*"]), cfg, res.clients
@@ -38,5 +43,4 @@ async def test_sample_mode_serves_all_tools() -> None:
         t = await totals.handler(TargetTotalsArgs(), ctx)
         assert {i.target for i in t.items} == {"M31", "M42"}
     finally:
-        assert res.close is not None
-        await res.close()
+        await samples.aclose()

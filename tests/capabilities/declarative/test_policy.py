@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from capabilities.declarative import CAPABILITY, EXAMPLES, DeclarativeConfig, DeclarativeStore
-from gateway.capability import SetupContext
+from gateway.capability import SampleClients, SetupContext
 from gateway.errors import ConfigError
 from gateway.policy.cases import run_case_file
 from gateway.policy.loader import load_policy_dir
@@ -53,14 +53,16 @@ def _refuse(name: str) -> httpx.AsyncClient:
 )
 async def test_sample_mode_serves_every_example(tool: str, args: dict[str, object]) -> None:
     store = DeclarativeStore(EXAMPLES, None)
-    res = await store.setup(SetupContext(config=DeclarativeConfig(), sample=True, http=_refuse))
+    samples = SampleClients()  # what the gateway hands over, and closes
+    res = await store.setup(
+        SetupContext(config=DeclarativeConfig(), sample=True, http=_refuse, sample_http=samples)
+    )
     try:
         ctx = make_ctx({})
         ctx.clients = res.clients
         out = await call(store, tool, args, ctx)
     finally:
-        assert res.close is not None
-        await res.close()
+        await samples.aclose()
     assert out.get("items", [out])  # something came back
     if tool == "declarative_frigate_recent_events":
         assert {e["camera"] for e in out["items"]} == {"garden"}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from capabilities.documents.cursor import Cursor, CursorError, fingerprint
 from capabilities.documents.query import Readable, build_query, words
+from gateway.capability import Principal, ToolContext
+from gateway.errors import InvalidArguments
 
 
 @pytest.mark.parametrize(
@@ -62,9 +66,16 @@ def test_snippet_is_plain_readable_text() -> None:
 
 
 def test_cursor_round_trip_and_tampering() -> None:
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ctx: ToolContext = ToolContext(
+        Principal(sub="hermes"), "r", now, None, None, {}, tool="documents_search"
+    )
     fp = fingerprint(["telescope"])
     cursor = Cursor(10, fp)
-    assert Cursor.decode(cursor.encode(), fp) == cursor
-    for bad in ("", "e30", Cursor(0, fp).encode(), Cursor(2, "other").encode(), "%%%"):
+    assert Cursor.decode(ctx, cursor.encode(ctx), fp) == cursor
+    for bad in (Cursor(0, fp).encode(ctx), Cursor(2, "other").encode(ctx)):
         with pytest.raises(CursorError):
-            Cursor.decode(bad, fp)
+            Cursor.decode(ctx, bad, fp)
+    for forged in ("", "e30", "%%%", "eyJmIjoiYWJjIiwibyI6MTB9", cursor.encode(ctx) + "A"):
+        with pytest.raises(InvalidArguments):
+            Cursor.decode(ctx, forged, fp)

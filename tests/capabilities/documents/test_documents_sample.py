@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from capabilities.documents import CAPABILITY, sample, tools
 from capabilities.documents.client import PaperlessClient
 from capabilities.documents.schemas import (
@@ -11,7 +13,7 @@ from capabilities.documents.schemas import (
     ListTagsArgs,
     SearchArgs,
 )
-from gateway.capability import SetupContext
+from gateway.capability import SampleClients, SetupContext
 from gateway.errors import NotFound
 
 from .documents_fixtures import tool_context
@@ -19,12 +21,15 @@ from .documents_fixtures import tool_context
 SCOPE = DocumentsScope(tags_all=["agent-visible"], tags_none=["medical", "finance"])
 
 
-def _no_network(name: str) -> object:
+def _no_network(name: str) -> httpx.AsyncClient:
     raise AssertionError("sample mode must not build an upstream client")
 
 
 async def test_sample_mode_serves_the_tools() -> None:
-    resources = await CAPABILITY.setup(SetupContext(DocumentsConfig(), True, _no_network))  # type: ignore[arg-type]
+    samples = SampleClients()  # what the gateway hands over, and closes
+    resources = await CAPABILITY.setup(
+        SetupContext(DocumentsConfig(), True, _no_network, sample_http=samples)
+    )
     client = resources.clients[PaperlessClient]
     try:
         out = await tools.search.handler(SearchArgs(query="telescope"), tool_context(client, SCOPE))
@@ -45,8 +50,7 @@ async def test_sample_mode_serves_the_tools() -> None:
         out = await tools.search.handler(SearchArgs(query="prescription"), ctx)
         assert out.items == [] and ctx.notes == {}  # only a note has the word: not even asked
     finally:
-        assert resources.close is not None
-        await resources.close()
+        await samples.aclose()
 
 
 def test_sample_archive_is_paperless_shaped() -> None:

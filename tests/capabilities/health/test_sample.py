@@ -10,7 +10,7 @@ from capabilities.health import CAPABILITY, HealthConfig, HealthScope, KumaClien
 from capabilities.health.sample import SAMPLE_BASE_URL
 from capabilities.health.schemas import GetServiceArgs, ListServicesArgs, SummaryArgs
 from capabilities.health.tools import get_service, list_services, summary
-from gateway.capability import SetupContext, now_utc
+from gateway.capability import SampleClients, SetupContext, now_utc
 
 from .support import make_ctx
 
@@ -21,7 +21,10 @@ def _no_network(name: str) -> httpx.AsyncClient:
 
 async def test_sample_mode_serves_every_tool() -> None:
     config = HealthConfig(status_pages=("homelab",))
-    resources = await CAPABILITY.setup(SetupContext(config=config, sample=True, http=_no_network))
+    samples = SampleClients()  # what the gateway hands over, and closes
+    resources = await CAPABILITY.setup(
+        SetupContext(config=config, sample=True, http=_no_network, sample_http=samples)
+    )
     client = resources.clients[KumaClient]
     assert isinstance(client, KumaClient)
     try:
@@ -42,13 +45,15 @@ async def test_sample_mode_serves_every_tool() -> None:
         assert detail.incidents and detail.heartbeats[0].status == "down"
         assert detail.status_since is not None and not detail.stale
     finally:
-        assert resources.close is not None
-        await resources.close()
+        await samples.aclose()
 
 
 async def test_sample_metrics_alone_are_useful() -> None:
     config = HealthConfig()
-    resources = await CAPABILITY.setup(SetupContext(config=config, sample=True, http=_no_network))
+    samples = SampleClients()  # what the gateway hands over, and closes
+    resources = await CAPABILITY.setup(
+        SetupContext(config=config, sample=True, http=_no_network, sample_http=samples)
+    )
     try:
         client = resources.clients[KumaClient]
         out = await list_services.handler(
@@ -58,6 +63,5 @@ async def test_sample_metrics_alone_are_useful() -> None:
         assert any(s.uptime_30d is not None for s in out.items)
         assert json.loads(out.model_dump_json())["items"][0]["url"] is None
     finally:
-        assert resources.close is not None
-        await resources.close()
+        await samples.aclose()
     assert SAMPLE_BASE_URL == "http://sample.invalid"

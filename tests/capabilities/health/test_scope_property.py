@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -250,7 +251,15 @@ async def test_no_hidden_monitor_status_address_or_credential_ever_leaks(case: C
                 assert name in visible_names
                 outputs.append(got.model_dump_json())
 
-    # Exactly the monitors in scope, each with a status of its own.
+    _check_listing(listed, summed, visible, state, version, scope)
+    _check_no_leak("\n".join(outputs), listed, reachable, visible, state, scope)
+
+
+def _check_listing(
+    listed: Any, summed: Any, visible: list[Any], state: Any, version: str, scope: Any
+) -> None:
+    """Exactly the monitors in scope, each with a status of its own."""
+    visible_names = {m.name for m in visible}
     assert {s.name for s in listed.items} == visible_names
     for name in visible_names:
         allowed = set().union(
@@ -266,7 +275,12 @@ async def test_no_hidden_monitor_status_address_or_credential_ever_leaks(case: C
         if scope.show_addresses:
             assert item.url is None or not {"@", "?"} & set(item.url)
 
-    text = "\n".join(outputs)
+
+def _check_no_leak(
+    text: str, listed: Any, reachable: list[Any], visible: list[Any], state: Any, scope: Any
+) -> None:
+    """No credential, no hidden monitor, no address the scope does not show."""
+    visible_names = {m.name for m in visible}
     for m in state.monitors:
         for secret in _credentials(m):
             assert secret not in text

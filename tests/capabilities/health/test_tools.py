@@ -18,6 +18,7 @@ from capabilities.health.schemas import (
     SummaryArgs,
 )
 from capabilities.health.tools import get_service, list_services, summary
+from gateway.capability import Principal
 from gateway.errors import InvalidArguments, NotFound, UpstreamError, UpstreamTimeout
 
 from .fake_kuma import RECORDINGS, FakeKuma
@@ -161,6 +162,32 @@ async def test_filters_and_pages(version: str, http: httpx.AsyncClient) -> None:
         if cursor is None:
             break
     assert sorted(seen, key=str.casefold) == seen and set(seen) == ALL and len(seen) == 8
+
+
+async def test_a_cursor_opens_only_for_its_principal_and_tool(
+    version: str, http: httpx.AsyncClient
+) -> None:
+    config = make_config()
+    client = KumaClient(http, config)
+    ctx = make_ctx(client, config, now=RECORDED_AT[version])
+    ctx.tool = "health_list_services"
+    first = await list_services.handler(ListServicesArgs(limit=3), ctx)
+    assert first.next_cursor is not None
+    again = await list_services.handler(ListServicesArgs(limit=3, cursor=first.next_cursor), ctx)
+    assert again.items and again.items[0].name != first.items[0].name
+    mallory = make_ctx(client, config, now=RECORDED_AT[version])
+    mallory.tool, mallory.principal = ctx.tool, Principal(sub="mallory")
+    other_tool = make_ctx(client, config, now=RECORDED_AT[version])
+    other_tool.tool = "health_summary"
+    body, _, tag = first.next_cursor.partition(".")
+    minted = body + "." + tag[::-1]  # the same position with a tag the agent made up
+    for who, cursor in (
+        (mallory, first.next_cursor),
+        (other_tool, first.next_cursor),
+        (ctx, minted),
+    ):
+        with pytest.raises(InvalidArguments):
+            await list_services.handler(ListServicesArgs(limit=3, cursor=cursor), who)
 
 
 @pytest.mark.parametrize("cursor", ["!!!", "eyJ2IjoxfQ", "bnVsbA", "eyJ2IjoxLCJhIjoxLCJpIjoxfQ"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.policy.loader import PolicySet
+from gateway.policy.policyset import PolicySet
 from gateway.policy.store import PolicyStore
 from tests.support.forged_tokens import ForgeContext, forged_tokens
 from tests.support.gateway_app import Gateway
@@ -46,7 +46,7 @@ async def oidc_gw(
     async with make_gateway(auth=auth) as gw:
         pipeline = gw.runtime.pipeline
         store = CountingStore(pipeline.policies)
-        pipeline.policies = store  # type: ignore[assignment]
+        pipeline.policies = store
         yield gw, store
 
 

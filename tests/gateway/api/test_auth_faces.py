@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
 import httpx
@@ -172,14 +172,14 @@ async def test_no_body_is_read_before_authentication(
     _, path, _ = FACES[face]
     reads = 0
 
-    async def receive() -> dict[str, Any]:  # a body that never ends
+    async def receive() -> MutableMapping[str, Any]:  # a body that never ends
         nonlocal reads
         reads += 1
         return {"type": "http.request", "body": b"[" * 65536, "more_body": True}
 
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
-    async def send_message(message: dict[str, Any]) -> None:
+    async def send_message(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     headers = [

@@ -27,7 +27,7 @@ REDIRECT = "http://127.0.0.1:8765/callback"
 async def demo(make_gateway: Callable[..., Any], tmp_path: Any) -> AsyncIterator[Gateway]:
     dev = {"key_file": str(tmp_path / "dev-key.pem"), "issuer": ISSUER}
     async with make_gateway(public_url=BASE, auth={"mode": "dev", "dev": dev}) as gw:
-        gw.client.base_url = BASE  # type: ignore[assignment]
+        gw.client.base_url = BASE
         yield gw
 
 

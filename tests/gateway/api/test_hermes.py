@@ -114,7 +114,7 @@ def test_a_run_of_policy_refusals_keeps_labgate(hermes: HermesDriver, discovered
         assert (
             "result" in handed(hermes.call("mcp__labgate__testcap_list", {}))["structuredContent"]
         )
-    refusals = [
+    refusals: list[tuple[str, dict[str, Any]]] = [
         ("mcp__labgate__testcap_echo", {"text": "hi", "count": 9}),  # above the policy's bound
         ("mcp__labgate__testcap_echo", {"text": ""}),  # invalid arguments
         ("mcp__labgate__testcap_list", {}),  # rate limited

@@ -281,8 +281,10 @@ async def test_port_wildcard_matches_only_a_port(make_mcp: Callable[..., Any]) -
             "labgate.lan",  # name:* asks for a port
         ):
             assert (await m.modern("tools/list", token=token, Host=host)).status_code == 421, host
-        host = {"Host": "labgate.lan:8443"}
-        good = await m.modern("tools/list", token=token, Origin="https://console.lan:8443", **host)
+        pinned = {"Host": "labgate.lan:8443"}
+        good = await m.modern(
+            "tools/list", token=token, Origin="https://console.lan:8443", **pinned
+        )
         assert good.status_code == 200
         for origin in (
             "https://console.lan:1.evil.example",
@@ -291,7 +293,7 @@ async def test_port_wildcard_matches_only_a_port(make_mcp: Callable[..., Any]) -
             "https://console.lan-evil:8443",
             "http://console.lan:8443",
         ):
-            bad = await m.modern("tools/list", token=token, Origin=origin, **host)
+            bad = await m.modern("tools/list", token=token, Origin=origin, **pinned)
             assert bad.status_code == 403, origin
 
 

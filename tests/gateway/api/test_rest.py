@@ -129,7 +129,10 @@ async def test_unknown_tool_is_indistinguishable_from_forbidden(gw: Gateway) -> 
     forbidden = await call(gw, "testcap_list", {}, **reader)
     unknown = await call(gw, "testcap_nope", {}, **reader)
     assert forbidden.status_code == unknown.status_code == 403
-    strip = lambda b: {k: v for k, v in b.items() if k != "request_id"}  # noqa: E731
+
+    def strip(body: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in body.items() if k != "request_id"}
+
     assert strip(forbidden.json()) == strip(unknown.json())
 
 

@@ -319,21 +319,3 @@ def test_appended_records_survive_sigkill(tmp_path: Path) -> None:
     stored = {r.seq for r in rows}
     assert set(printed) <= stored
     assert verify(rows) == []
-
-
-async def test_append_throughput(tmp_path: Path) -> None:
-    """Not a timed assertion: prints appended records per second with concurrent callers."""
-    n, concurrency = 10000, 200
-    gate = asyncio.Semaphore(concurrency)
-    async with Journal(tmp_path / "j.db") as j:
-
-        async def one(i: int) -> int:
-            async with gate:
-                return await j.append(make_record(i))
-
-        started = time.perf_counter()
-        seqs = await asyncio.gather(*(one(i) for i in range(n)))
-        elapsed = time.perf_counter() - started
-        commits = j.commits
-    assert len(set(seqs)) == n
-    print(f"\njournal: {n / elapsed:,.0f} records/s, {n / commits:.0f} records per commit")

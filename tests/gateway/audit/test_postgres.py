@@ -189,21 +189,6 @@ async def test_start_and_stop_while_postgres_is_away(tmp_path: Path, pg_proxy: T
     assert describe_dsn("host=db port=5433 dbname=audit password=x") == "db:5433/audit"
 
 
-async def test_shipping_throughput(tmp_path: Path, db: asyncpg.Connection, pg_dsn: str) -> None:
-    """Not a timed assertion: prints shipped records per second."""
-    n = 20000
-    async with Journal(tmp_path / "j.db", synchronous="NORMAL") as j:
-        await asyncio.gather(*(j.append(make_record(i)) for i in range(n)))
-        sink = PostgresSink(pg_dsn, j, batch_size=500)
-        started = time.perf_counter()
-        while await sink.ship_once():
-            pass
-        elapsed = time.perf_counter() - started
-        await sink.stop()
-    assert await count(db) == n
-    print(f"\nshipper: {n / elapsed:,.0f} records/s")
-
-
 async def test_stalled_postgres_times_out_and_says_so(
     journal: Journal,
     db: asyncpg.Connection,

@@ -59,8 +59,8 @@ async def test_tampering_after_a_prune_is_still_found(journal: Journal) -> None:
 
 
 def test_command_refuses_to_keep_less_than_a_day(tmp_path: Path) -> None:
-    assert cmd_prune(tmp_path / "audit.db", 0.5, now=NOW) == 2
-    assert cmd_prune(tmp_path / "missing.db", 30, now=NOW) == 2
+    assert cmd_prune(tmp_path / "audit.db", 0.5, now=NOW).exit_code == 2
+    assert cmd_prune(tmp_path / "missing.db", 30, now=NOW).exit_code == 2
 
 
 async def test_the_cli_prunes(journal: Journal, capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,9 +51,9 @@ def codes(problems: list) -> set[str]:  # type: ignore[type-arg]
 
 async def test_intact_journal_passes(filled: Journal) -> None:
     assert verify_journal(filled.path) == []
-    out = io.StringIO()
-    assert cmd_verify(filled.path, None, out=out) == 0
-    assert "chain intact" in out.getvalue()
+    result = cmd_verify(filled.path, None)
+    assert result.exit_code == 0
+    assert "chain intact" in result.text
 
 
 async def test_edited_journal_record_is_found(filled: Journal) -> None:
@@ -62,9 +62,9 @@ async def test_edited_journal_record_is_found(filled: Journal) -> None:
     )
     problems = verify_journal(filled.path)
     assert [(p.seq, p.code) for p in problems] == [(3, "hash-mismatch")]
-    out = io.StringIO()
-    assert cmd_verify(filled.path, None, out=out) == 1
-    assert "seq 3: hash-mismatch" in out.getvalue()
+    result = cmd_verify(filled.path, None)
+    assert result.exit_code == 1
+    assert "seq 3: hash-mismatch" in result.text
 
 
 async def test_deleted_journal_record_is_found(filled: Journal) -> None:
@@ -92,9 +92,9 @@ async def test_rows_cut_from_the_end_after_shipping_are_found(filled: Journal) -
 
 
 def test_verify_reports_unreadable_sources(tmp_path: Path) -> None:
-    assert cmd_verify(tmp_path / "absent.db", None) == 2
-    assert cmd_verify(None, None) == 2
-    assert cmd_verify(None, "postgresql://postgres@127.0.0.1:1/none") == 2
+    assert cmd_verify(tmp_path / "absent.db", None).exit_code == 2
+    assert cmd_verify(None, None).exit_code == 2
+    assert cmd_verify(None, "postgresql://postgres@127.0.0.1:1/none").exit_code == 2
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ async def shipped(filled: Journal, pg_dsn: str) -> AsyncIterator[asyncpg.Connect
 async def test_intact_postgres_passes(shipped: asyncpg.Connection, pg_dsn: str) -> None:
     assert await averify_postgres(pg_dsn) == []
     assert await asyncio.to_thread(verify_postgres, pg_dsn) == []
-    assert await asyncio.to_thread(cmd_verify, None, pg_dsn) == 0
+    assert (await asyncio.to_thread(cmd_verify, None, pg_dsn)).exit_code == 0
 
 
 async def test_edited_postgres_column_is_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
@@ -135,7 +135,7 @@ async def test_edited_postgres_record_is_found(shipped: asyncpg.Connection, pg_d
 async def test_deleted_postgres_row_is_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
     await shipped.execute("DELETE FROM labgate_audit WHERE seq = 3")
     assert codes(await averify_postgres(pg_dsn)) == {"seq-gap", "chain-break"}
-    assert await asyncio.to_thread(cmd_verify, None, pg_dsn) == 1
+    assert (await asyncio.to_thread(cmd_verify, None, pg_dsn)).exit_code == 1
 
 
 async def test_reordered_postgres_rows_are_found(shipped: asyncpg.Connection, pg_dsn: str) -> None:
@@ -187,9 +187,8 @@ async def _lines(out: io.StringIO, n: int) -> None:
 
 
 async def _verify_both(journal: Path, dsn: str) -> tuple[int, str]:
-    out = io.StringIO()
-    status = await asyncio.to_thread(cmd_verify, journal, dsn, out=out)
-    return status, out.getvalue()
+    result = await asyncio.to_thread(cmd_verify, journal, dsn)
+    return result.exit_code, result.text
 
 
 async def test_both_stores_agree(shipped: asyncpg.Connection, filled: Journal, pg_dsn: str) -> None:

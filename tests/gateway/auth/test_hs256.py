@@ -29,7 +29,7 @@ def claims() -> dict[str, object]:
 
 
 async def reason(settings: OidcSettings, token: str) -> str:
-    auth = build_oidc(settings, lambda: httpx.AsyncClient(transport=httpx.MockTransport(jwks_only)))
+    auth = build_oidc(settings, transport=httpx.MockTransport(jwks_only))
     try:
         await auth.authenticate({"authorization": f"Bearer {token}"}, None)
     except AuthError as exc:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from gateway.auth import BearerAuthenticator, DevIssuer
-from gateway.auth.introspection import Introspector
+from gateway.auth.introspection import BREAKER_RESET_SECONDS, Introspector, introspection_egress
 from gateway.auth.jwks import StaticKeys
 from gateway.auth.jwt import JwtVerifier, VerifierConfig
 from gateway.auth.keys import KeyRing
@@ -32,9 +32,10 @@ def make(handler: Handler, tmp_path: Path, now: list[float], cache: float = 30) 
         client_secret_file=secret_file,
         cache_seconds=cache,
     )
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    transport = httpx.MockTransport(handler)
+    egress = introspection_egress(settings, transport=transport, clock=lambda: now[0])
     secret = read_secret_file(secret_file, "introspection")
-    return Introspector(settings, client, secret, clock=lambda: now[0])
+    return Introspector(settings, egress, secret, clock=lambda: now[0])
 
 
 async def reason(introspector: Introspector, token: str) -> str:
@@ -157,3 +158,28 @@ async def test_introspection_runs_only_after_the_jwt_is_verified(tmp_path: Path)
         await auth.authenticate({"authorization": f"Bearer {token}"}, None)
     assert caught.value.reason == "revoked"
     assert asked == [token]
+
+
+async def test_an_endpoint_that_keeps_failing_is_not_waited_for(tmp_path: Path) -> None:
+    """The introspection endpoint is an upstream: after 5 failures in a row the breaker
+    refuses at once (still fail closed), and lets one probe through after its reset."""
+    reached: list[httpx.Request] = []
+    up = [False]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        reached.append(request)
+        if not up[0]:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"active": True})
+
+    now = [0.0]
+    introspector = make(handle, tmp_path, now)
+    for i in range(5):
+        assert await reason(introspector, f"tok-{i}") == "introspection-unavailable"
+    assert len(reached) == 5
+    up[0] = True
+    assert await reason(introspector, "tok-5") == "introspection-unavailable"
+    assert len(reached) == 5  # refused by the breaker, the endpoint never asked
+    now[0] += BREAKER_RESET_SECONDS
+    await introspector.check("tok-6")  # the probe goes through and closes the breaker
+    assert len(reached) == 6

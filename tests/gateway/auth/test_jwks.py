@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from gateway.auth.jwks import MAX_DOCUMENT_BYTES, RemoteJwks, max_age_of
+from gateway.auth.jwks import MAX_DOCUMENT_BYTES, RemoteJwks, jwks_egress, max_age_of
 from gateway.auth.keys import KeyRing
 from gateway.auth.settings import OidcSettings
 from gateway.errors import AuthError, ConfigError
@@ -46,13 +46,13 @@ def issuer_app(discovery: dict[str, object] | None = None, jwks: object = None) 
 
 
 async def start(handler: Handler, **overrides: object) -> RemoteJwks:
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    jwks = RemoteJwks(settings(**overrides), client)
+    egress = jwks_egress(settings(**overrides), transport=httpx.MockTransport(handler))
+    jwks = RemoteJwks(settings(**overrides), egress)
     try:
         await jwks.start()
     finally:
         await jwks.aclose()
-        await client.aclose()
+        await egress.aclose()
     return jwks
 
 
@@ -143,13 +143,15 @@ async def running(
 ) -> AsyncIterator[tuple[RemoteJwks, FakeTime]]:
     time = FakeTime()
     issuer.time = time
-    async with httpx.AsyncClient(transport=httpx.MockTransport(issuer)) as client:
-        jwks = RemoteJwks(settings(**overrides), client, clock=time.clock, sleep=time.sleep)
-        await jwks.start()
-        try:
-            yield jwks, time
-        finally:
-            await jwks.aclose()
+    transport = httpx.MockTransport(issuer)
+    egress = jwks_egress(settings(**overrides), transport=transport, clock=time.clock)
+    jwks = RemoteJwks(settings(**overrides), egress, clock=time.clock, sleep=time.sleep)
+    await jwks.start()
+    try:
+        yield jwks, time
+    finally:
+        await jwks.aclose()
+        await egress.aclose()
 
 
 def other_jwks() -> tuple[str, dict[str, object]]:
@@ -273,16 +275,17 @@ async def test_never_loaded_ring_is_unreachable() -> None:
     def handle(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("slow", request=request)
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        jwks = RemoteJwks(settings(jwks_min_refetch_seconds=1), client)
-        await jwks.start()
-        try:
-            with pytest.raises(AuthError) as caught:
-                await jwks.ring_for("any")
-        finally:
-            await jwks.aclose()
-        assert caught.value.reason == "issuer-unreachable"
-        assert "slow" not in caught.value.detail
+    egress = jwks_egress(settings(), transport=httpx.MockTransport(handle))
+    jwks = RemoteJwks(settings(jwks_min_refetch_seconds=1), egress)
+    await jwks.start()
+    try:
+        with pytest.raises(AuthError) as caught:
+            await jwks.ring_for("any")
+    finally:
+        await jwks.aclose()
+        await egress.aclose()
+    assert caught.value.reason == "issuer-unreachable"
+    assert "slow" not in caught.value.detail
 
 
 @pytest.mark.parametrize(

@@ -6,11 +6,10 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 
-import httpx
 import pytest
 
 from gateway.auth import AuthSettings, BearerAuthenticator, build_authenticator
-from gateway.auth.jwks import RemoteJwks
+from gateway.auth.jwks import RemoteJwks, jwks_egress
 from gateway.auth.jwt import JwtVerifier, VerifierConfig
 from gateway.auth.oidc import build_oidc
 from gateway.auth.settings import OidcSettings
@@ -142,8 +141,9 @@ async def test_unknown_kids_are_paced_and_share_fetches(
     oidc_provider: OidcProvider, settings_for: SettingsFor
 ) -> None:
     settings = settings_for(jwks_min_refetch_seconds=1)
-    async with httpx.AsyncClient(follow_redirects=False) as client:
-        jwks = RemoteJwks(settings, client)
+    egress = jwks_egress(settings)  # the gateway's own way to the provider
+    try:
+        jwks = RemoteJwks(settings, egress)
         verifier = JwtVerifier(
             VerifierConfig(
                 issuer=settings.issuer, audience=settings.audience, algorithms=["RS256"]
@@ -173,6 +173,8 @@ async def test_unknown_kids_are_paced_and_share_fetches(
             assert oidc_provider.stats()["jwks"] == 2  # the next one, an interval later
         finally:
             await jwks.aclose()
+    finally:
+        await egress.aclose()
 
 
 async def test_every_forged_token_is_rejected_with_its_reason(

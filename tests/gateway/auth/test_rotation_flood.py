@@ -59,16 +59,17 @@ async def test_rotation_is_accepted_under_an_unknown_kid_flood(
 ) -> None:
     fetch_times: list[float] = []  # when each JWKS request left labgate (monotonic)
 
-    async def note(request: httpx.Request) -> None:
-        if request.url.path.endswith("/jwks"):
-            fetch_times.append(time.monotonic())
+    class Noting(httpx.AsyncHTTPTransport):
+        """The network, noting when each JWKS request leaves (under the guarded client)."""
 
-    def client() -> httpx.AsyncClient:
-        return httpx.AsyncClient(event_hooks={"request": [note]}, follow_redirects=False, timeout=5)
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/jwks"):
+                fetch_times.append(time.monotonic())
+            return await super().handle_async_request(request)
 
     settings = settings_for()
     assert settings.jwks_min_refetch_seconds == INTERVAL
-    auth = build_oidc(settings, client)
+    auth = build_oidc(settings, transport=Noting())
     await auth.start()
     oidc_provider.reset_stats()
     fetch_times.clear()

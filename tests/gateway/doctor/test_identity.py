@@ -105,10 +105,8 @@ async def test_an_empty_jwks_is_reported(tmp_path: Path, oidc_provider: OidcProv
             return httpx.Response(200, json=doc)
         return httpx.Response(200, json={"keys": []})
 
-    def http(timeout: float) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.MockTransport(provider))
-
-    report = await _doctor(tmp_path, _settings(oidc_provider.issuer), http=http)
+    transport = httpx.MockTransport(provider)  # under the gateway's guarded clients
+    report = await _doctor(tmp_path, _settings(oidc_provider.issuer), idp_transport=transport)
     assert ("fail", "auth.oidc.jwks", "jwks-empty") in _identity(report)
 
 

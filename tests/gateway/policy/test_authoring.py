@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 from collections.abc import Callable
@@ -17,11 +16,13 @@ from hypothesis import HealthCheck, given, settings
 
 from gateway.capability import Capability, Principal
 from gateway.cli import main
+from gateway.cliresult import CommandResult
 from gateway.errors import PolicyError
 from gateway.policy import commands
 from gateway.policy.evaluate import CallRequest, allowed_tools, evaluate
-from gateway.policy.loader import PolicySet, load_policy_dir
+from gateway.policy.loader import load_policy_dir
 from gateway.policy.model import Who
+from gateway.policy.policyset import PolicySet
 
 from .demo import registry
 from .test_evaluate import CLIENTS, GROUPS, IN_BOUNDS, TIMES, USERS
@@ -42,10 +43,9 @@ def _problems(policy_dir: Path, caps: dict[str, Capability]) -> list[str]:
     return [str(p) for p in problems]
 
 
-def _run(fn: Callable[..., int], *args: Any, **kwargs: Any) -> tuple[int, str]:
-    out = io.StringIO()
-    code = fn(*args, out=out, **kwargs)
-    return code, out.getvalue()
+def _run(fn: Callable[..., CommandResult], *args: Any, **kwargs: Any) -> tuple[int, str]:
+    result = fn(*args, **kwargs)  # the command returns what it found; it prints nothing
+    return result.exit_code, result.text
 
 
 # --- tool names and globs

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from gateway.capability import Capability
+from gateway.cliresult import CommandResult
 from gateway.policy import commands
 
 DATA = Path(__file__).parent / "data"
@@ -17,10 +18,9 @@ AT = datetime(2025, 1, 6, 11, 0, tzinfo=UTC)
 HERMES = {"sub": "h1", "azp": "hermes", "groups": ["agents"]}
 
 
-def _run(fn: object, *args: object, **kwargs: object) -> tuple[int, str]:
-    out = io.StringIO()
-    code = fn(*args, out=out, **kwargs)  # type: ignore[operator]
-    return code, out.getvalue()
+def _run(fn: Callable[..., CommandResult], *args: object, **kwargs: object) -> tuple[int, str]:
+    result = fn(*args, **kwargs)  # the command returns what it found; it prints nothing
+    return result.exit_code, result.text
 
 
 def test_check_ok(policy_dir: Path, capabilities: dict[str, Capability]) -> None:

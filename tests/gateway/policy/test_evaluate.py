@@ -20,7 +20,8 @@ from gateway.policy.evaluate import (
     capability_for_tool,
     evaluate,
 )
-from gateway.policy.loader import PolicySet, load_policy_dir
+from gateway.policy.loader import load_policy_dir
+from gateway.policy.policyset import PolicySet
 from gateway.policy.reasons import Reason
 
 from .demo import registry

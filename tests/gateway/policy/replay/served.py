@@ -46,7 +46,7 @@ class Served:
             username=username,
         )
         headers = {"Authorization": f"Bearer {token}"}
-        response = self.portal.call(self._post, f"/v1/tools/{tool}", args, headers)
+        response: httpx.Response = self.portal.call(self._post, f"/v1/tools/{tool}", args, headers)
         return response.status_code
 
     async def _post(self, path: str, body: Any, headers: dict[str, str]) -> httpx.Response:

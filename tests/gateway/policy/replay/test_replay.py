@@ -19,8 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.policy.loader import PolicySet, load_policy_dir
+from gateway.policy.loader import load_policy_dir
 from gateway.policy.outcome import Change
+from gateway.policy.policyset import PolicySet
 from gateway.policy.replay import Report, parse_call, replay_call
 from gateway.policy.replay.command import replay
 from tests.gateway.policy.replay.served import REGISTRY, Served, served
