@@ -24,6 +24,7 @@ from gateway.api.fastpath import ToolCallFastPath
 from gateway.api.mcp import mcp_lifespan, mount_mcp
 from gateway.api.openapi import build_openapi
 from gateway.api.wellknown import add_wellknown_routes
+from gateway.approvals.runtime import Approvals
 from gateway.audit.journal import Journal
 from gateway.audit.lock import JournalLocked
 from gateway.audit.postgres import PostgresSink
@@ -91,6 +92,7 @@ class Runtime:
         self.authenticator: Authenticator | None = None
         self._pipeline: Pipeline | None = None
         self._gate: AuthGate | None = None
+        self.approvals: Approvals | None = None
         base = settings.agent_base_url()
         self.resource_metadata_url = f"{base}/.well-known/oauth-protected-resource"
 
@@ -127,6 +129,8 @@ class Runtime:
             log.error("policy reload refused, last good set kept: %s", event.error)
         if self._pipeline is not None:
             self.spawn(self._audit_reload(record), "audit-reload")
+        if self.approvals is not None and self.policies is not None:
+            self.approvals.on_reload(event, self.policies.current, self.spawn)
         if self.shadow is not None and event.trigger != "start":
             self.shadow.reload(event.trigger)  # the shadow set follows the live one
 
@@ -219,6 +223,10 @@ class Runtime:
             self._resources[name] = await cap.setup(
                 SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
             )
+        self.approvals = Approvals(
+            s, self.registry, self.policies, self._resources, self.configs, sink, self.clock
+        )
+        await self.approvals.open(self.upstreams, self.spawn)
         self._pipeline = Pipeline(
             registry=self.registry,
             policies=self.policies,
@@ -230,6 +238,7 @@ class Runtime:
             clock=self.clock,
             scrubber=Scrubber([*service_secrets(s), *self.upstreams.secrets()]),
             shadow=self.shadow,
+            proposals=self.approvals.desk,
         )
         await sink.write(
             AuditRecord(
@@ -278,6 +287,8 @@ class Runtime:
         for res in self._resources.values():
             if res.close is not None:
                 await res.close()
+        if self.approvals is not None:
+            await self.approvals.close()
         if self._gate is not None:
             await self._gate.aclose()  # pending failure counts, before the journal closes
         if self.shipper is not None:

@@ -35,16 +35,34 @@ import httpx
 from pydantic import BaseModel, Field
 
 from gateway.errors import ConfigError, GatewayError, UpstreamTimeout, UpstreamUnavailable
+from gateway.proposal import (
+    Applier,
+    ApplyContext,
+    ApplyRefused,
+    Draft,
+    FieldChange,
+    Proposals,
+    ProposalState,
+    Ticket,
+)
 
 __all__ = [
     "UNTRUSTED_MARK",
+    "Applier",
+    "ApplyContext",
+    "ApplyRefused",
     "Capability",
     "DoctorContext",
     "DoctorReport",
+    "Draft",
+    "FieldChange",
     "Finding",
     "Principal",
+    "ProposalState",
+    "Proposals",
     "Resources",
     "SetupContext",
+    "Ticket",
     "Tool",
     "ToolContext",
     "UntrustedText",
@@ -92,6 +110,9 @@ class Tool(Generic[ArgsT, OutT]):
     handler: Callable[[ArgsT, ToolContext], Awaitable[OutT]]
     #: Upstream name recorded in provenance and audit (``None`` when the tool needs none).
     upstream: str | None = None
+    #: A write tool: it only proposes (see gateway/proposal.py); a rule allowing it needs
+    #: ``approval``, and the capability's ``appliers`` holds what applies it once approved.
+    proposes: bool = False
 
     def __post_init__(self) -> None:
         if not TOOL_NAME.match(self.name) or len(self.name) > MAX_TOOL_NAME:
@@ -117,6 +138,7 @@ def tool(
     output: type[OutT],
     upstream: str | None = None,
     description: str | None = None,
+    proposes: bool = False,
 ) -> Callable[[Callable[[Any, ToolContext], Awaitable[OutT]]], Tool[Any, OutT]]:
     """Declare a tool; the args model is read from the handler's first parameter annotation."""
 
@@ -133,6 +155,7 @@ def tool(
             output_model=output,
             handler=fn,
             upstream=upstream,
+            proposes=proposes,
         )
 
     return wrap
@@ -174,6 +197,8 @@ class ToolContext:
     notes: dict[str, Any] = field(default_factory=dict)
     #: True when the tool returned less than it found (truncation, item caps upstream).
     partial: bool = False
+    #: Where proposing tools store their proposals; ``None`` when labgate keeps none.
+    proposals: Proposals | None = None
 
     def client(self, cls: type[T]) -> T:
         try:
@@ -206,6 +231,8 @@ class Capability:
     version: str = "1"
     #: Optional ``labgate doctor`` probe: upstream reachable, scope names resolve, preview.
     doctor: Callable[[DoctorContext], Awaitable[DoctorReport]] | None = None
+    #: Proposing tool name -> what applies an approved proposal of it.
+    appliers: Mapping[str, Applier] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):
@@ -216,6 +243,9 @@ class Capability:
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise ValueError(f"capability {self.name} declares a tool twice")
+        proposing = {t.name for t in self.tools if t.proposes}
+        if proposing != set(self.appliers):
+            raise ValueError(f"capability {self.name}: each proposing tool needs one applier")
 
     def tool(self, name: str) -> Tool[Any, Any] | None:
         for t in self.tools:

@@ -27,7 +27,7 @@ from gateway.arguments import parse_arguments
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth import Authenticator
 from gateway.cache import ResultCache
-from gateway.capability import Capability, Principal, Resources, Tool, ToolContext
+from gateway.capability import Capability, Principal, Proposals, Resources, Tool, ToolContext
 from gateway.errors import (
     AuditUnavailable,
     AuthError,
@@ -98,6 +98,7 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scrubber: Scrubber | None = None,
         shadow: ShadowStore | None = None,
+        proposals: Proposals | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -112,6 +113,8 @@ class Pipeline:
         self.scrubber = scrubber or Scrubber(())
         #: Decided beside the live set, never enforced (``policies/shadow/``).
         self.shadow = shadow
+        #: Where proposing (write) tools store proposals (gateway.approvals).
+        self.proposals = proposals
         self.limiter = Limiter()
         self.cache: ResultCache[tuple[dict[str, Any], bool, str]] = ResultCache()
         self._tools = {
@@ -383,6 +386,7 @@ class Pipeline:
             scope=scope,
             config=self.configs[cap_name],
             clients=self.resources[cap_name].clients,
+            proposals=self.proposals,
         )
         timeout = float(policy_set.global_policy.tool_timeout_seconds)
         ttl = float(obligations.cache_ttl or 0)
