@@ -223,11 +223,11 @@ class ProposalDesk:
             return await self._ignore(row, v, Ignored.ID_MISMATCH)
         if v.via == MATRIX_VIA and v.actor not in self._approvers(row, now):
             return await self._ignore(row, v, Ignored.NOT_AN_APPROVER)
-        if row.status != "pending":
-            return await self._ignore(row, v, Ignored.ALREADY_DECIDED)
-        if now >= row.expires_at:
+        if row.status == "expired" or (row.status == "pending" and now >= row.expires_at):
             await self.expire_due()
             return await self._ignore(row, v, Ignored.PROPOSAL_EXPIRED)
+        if row.status != "pending":
+            return await self._ignore(row, v, Ignored.ALREADY_DECIDED)
         status = "approved" if v.verdict == "approve" else "denied"
         if not await self._db(self.store.decide, row.id, status, v.actor, v.via, now):
             return await self._ignore(row, v, Ignored.ALREADY_DECIDED)

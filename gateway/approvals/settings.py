@@ -23,8 +23,9 @@ class MatrixSettings(_Strict):
 
     #: The ``upstreams`` entry of the homeserver, whose bearer token is labgate's account.
     upstream: str = Field("matrix", min_length=1, max_length=40)
-    #: The room id (``!abc:lab.example``), not an alias; it must not be end-to-end encrypted.
-    room_id: str = Field(pattern=r"^![^:\s]+:[A-Za-z0-9.-]+(:\d{1,5})?$", max_length=255)
+    #: The room id (``!abc:lab.example``; room version 12: ``!abc``), not an alias; it must
+    #: not be end-to-end encrypted.
+    room_id: str = Field(pattern=r"^![^:\s]+(:[A-Za-z0-9.-]+(:\d{1,5})?)?$", max_length=255)
     #: Long-poll time of one ``/sync`` request.
     sync_timeout_seconds: float = Field(20.0, ge=0, le=120)
     #: Wait after a failed request before the next attempt.

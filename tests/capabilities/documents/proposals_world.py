@@ -3,8 +3,8 @@
 World (fake paperless 3.0.5): unowned tags ``agent-visible``, ``inbox``, ``ai/invoice``,
 ``ai/astro``, ``medical``, ``private``; documents 1 ``Scan 0001`` (agent-visible, inbox),
 2 ``Lab letter`` (agent-visible, medical: outside the scope), 3 ``Owned scan`` (agent-visible,
-owned by admin, visible to hermes and alice: the write user may not change it). Read token: ``hermes``
-(view permissions only); write token: ``alice`` (``change_document``).
+owned by admin, visible to hermes and alice: the write user may not change it).
+Read token: ``hermes`` (view permissions only); write token: ``alice`` (``change_document``).
 """
 
 from __future__ import annotations
