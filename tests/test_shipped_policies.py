@@ -21,3 +21,41 @@ def test_shipped_policies_check(capsys: pytest.CaptureFixture[str]) -> None:
 def test_shipped_decision_cases_pass(capsys: pytest.CaptureFixture[str]) -> None:
     assert commands.test(POLICIES, load_registry()) == 0, capsys.readouterr().out
     assert len(list(POLICIES.glob("*.cases.yaml"))) >= 4
+
+
+def test_proposals_example_checks_and_its_cases_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    example = POLICIES / "examples" / "proposals"
+    assert commands.check(example, load_registry()) == 0, capsys.readouterr().out
+    assert commands.test(example, load_registry()) == 0, capsys.readouterr().out
+
+
+def test_a_write_tool_without_approval_does_not_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = POLICIES / "examples" / "proposals"
+    (tmp_path / "gateway.yaml").write_text((example / "gateway.yaml").read_text())
+    text = (example / "documents.yaml").read_text()
+    start = text.index("    approval:")
+    end = text.index("    limits: {rate: 30/hour")
+    (tmp_path / "documents.yaml").write_text(text[:start] + text[end:])
+    assert commands.check(tmp_path, load_registry()) == 1
+    out = capsys.readouterr()
+    assert "allows the write tool documents_propose_metadata without approval" in (
+        out.out + out.err
+    )
+
+
+def test_a_write_tool_answer_is_never_cached(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = POLICIES / "examples" / "proposals"
+    (tmp_path / "gateway.yaml").write_text((example / "gateway.yaml").read_text())
+    text = (example / "documents.yaml").read_text()
+    cached = text.replace(
+        "    limits: {rate: 30/hour, burst: 5}",
+        "    limits: {rate: 30/hour, burst: 5}\n    cache: {ttl_seconds: 60}",
+    )
+    (tmp_path / "documents.yaml").write_text(cached)
+    assert commands.check(tmp_path, load_registry()) == 1
+    out = capsys.readouterr()
+    assert "allows the write tool documents_propose_metadata: no cache" in out.out + out.err

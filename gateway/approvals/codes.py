@@ -32,4 +32,4 @@ class Ignored(StrEnum):
     UNKNOWN_PROPOSAL = "unknown-proposal"
     EDIT_IGNORED = "edit-ignored"
     ID_MISMATCH = "id-mismatch"
-    ENCRYPTED_ROOM = "encrypted-room"
+    POLICY_DENIES = "policy-denies"

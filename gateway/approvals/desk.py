@@ -221,8 +221,12 @@ class ProposalDesk:
             return await self._ignore(None, v, Ignored.UNKNOWN_PROPOSAL)
         if v.proposal_id is not None and v.proposal_id != row.id:
             return await self._ignore(row, v, Ignored.ID_MISMATCH)
-        if v.via == MATRIX_VIA and v.actor not in self._approvers(row, now):
-            return await self._ignore(row, v, Ignored.NOT_AN_APPROVER)
+        if v.via == MATRIX_VIA:
+            approvers = self._approvers(row, now)
+            if approvers is None:
+                return await self._ignore(row, v, Ignored.POLICY_DENIES)
+            if v.actor not in approvers:
+                return await self._ignore(row, v, Ignored.NOT_AN_APPROVER)
         if row.status == "expired" or (row.status == "pending" and now >= row.expires_at):
             await self.expire_due()
             return await self._ignore(row, v, Ignored.PROPOSAL_EXPIRED)
@@ -248,11 +252,12 @@ class ProposalDesk:
                 row = await self._db(self.store.by_posted_event, v.target_event)
             await self._ignore(row, v, why)
 
-    def _approvers(self, row: ProposalRow, now: datetime) -> frozenset[str]:
-        """The approvers of the rule that allows the proposal now (an edit can remove one)."""
+    def _approvers(self, row: ProposalRow, now: datetime) -> frozenset[str] | None:
+        """The approvers of the rule that allows the proposal now (an edit can remove one);
+        ``None`` when the policy does not allow it now (kill switch, rule removed ...)."""
         _, rule = self._rule(_from_dict(row.principal), row.capability, row.tool, row.args, now)
         if rule is None or rule.approval is None:
-            return frozenset()
+            return None
         return frozenset(rule.approval.approvers)
 
     async def _ignore(self, row: ProposalRow | None, v: Verdict, why: Ignored) -> str:

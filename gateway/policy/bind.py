@@ -226,10 +226,20 @@ def _bind_rule(
 def _bind_approval(
     rule: Rule, at: tuple[str, int], tools: list[Tool[Any, Any]], doc: YamlDoc, out: Bound
 ) -> None:
-    """A rule that allows a write (proposing) tool must say who approves its proposals."""
-    if rule.effect != "allow" or rule.approval is not None:
+    """A rule that allows a write (proposing) tool must say who approves its proposals, and
+    may not cache its answers (a cached ticket would stand for a proposal never stored)."""
+    if rule.effect != "allow":
         return
-    for tool in tools:
+    writes = [t for t in tools if t.proposes]
+    if writes and rule.cache is not None:
+        out.problems.append(
+            doc.error(
+                f"rule {rule.id} allows the write tool {writes[0].name}: no cache", (*at, "cache")
+            )
+        )
+    if rule.approval is not None:
+        return
+    for tool in writes:
         if tool.proposes:
             out.problems.append(
                 doc.error(

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from gateway.approvals.store import ProposalStore
 from gateway.cli import main
 from tests.support.faces import MODERN
 
@@ -30,15 +29,6 @@ async def until(what: str, check: Callable[[], bool]) -> None:
 
 def cli(store: Path, *argv: str) -> int:
     return main(["approvals", "--store", str(store), *argv])
-
-
-def status_of(gate: Gate, proposal_id: str) -> str:
-    store = ProposalStore(gate.store)
-    try:
-        row = store.get(proposal_id)
-        return row.status if row else "missing"
-    finally:
-        store.close()
 
 
 async def propose(gate: Gate, **args: Any) -> dict[str, Any]:
@@ -77,7 +67,7 @@ async def test_nothing_is_written_until_the_operator_approves(
             assert cli(gate.store, "list") == 0
             assert pid in capsys.readouterr().out
             assert cli(gate.store, "approve", pid) == 0
-            await until("applied", lambda: status_of(gate, pid) == "applied")
+            await until("applied", lambda: "applied" in gate.steps(pid))
 
             assert world.writes() == ["PATCH /api/documents/1/"]
             patch = next(e for e in world.fake.log if e.method == "PATCH")
@@ -109,7 +99,7 @@ async def test_deny_writes_nothing_and_another_agent_cannot_see_it(
             r = await gate.rest("documents_proposal_status", {"proposal_id": pid}, token=other)
             assert r.status_code == 404
             assert cli(gate.store, "deny", pid) == 0
-            await until("denied", lambda: status_of(gate, pid) == "denied")
+            await until("denied", lambda: "denied" in gate.steps(pid))
             assert world.writes() == []
             assert gate.steps(pid) == ["proposed", "denied"]
 
@@ -147,7 +137,7 @@ async def test_scope_is_checked_again_at_apply_time(tmp_path: Path, world: World
             # Someone tags the document medical before the human approves.
             world.fake.set_tags(1, [*world.doc(1)["tags"], world.ids["medical"]])
             assert cli(gate.store, "approve", pid) == 0
-            await until("failed", lambda: status_of(gate, pid) == "failed")
+            await until("failed", lambda: "failed" in gate.steps(pid))
             assert world.writes() == []
             failed = [r for r in gate.records() if r["decision"] == "failed"]
             assert failed[0]["reasons"] == ["scope-violation"]
@@ -162,7 +152,7 @@ async def test_bounds_are_checked_again_at_apply_time(tmp_path: Path, world: Wor
             gate_rt = gate  # the store reloads on SIGHUP or by watch; reload it here
             await reload(gate_rt, tmp_path)
             assert cli(gate.store, "approve", pid) == 0
-            await until("failed", lambda: status_of(gate, pid) == "failed")
+            await until("failed", lambda: "failed" in gate.steps(pid))
             assert world.writes() == []
             failed = [r for r in gate.records() if r["decision"] == "failed"]
             assert failed[0]["reasons"] == ["bounds-changed"]
@@ -180,7 +170,7 @@ async def test_the_write_user_lacking_permission_fails_the_proposal(
         async with gateway(tmp_path, url, Clock()) as gate:
             pid = (await propose(gate, document_id=3, add_tags=["ai/astro"]))["proposal_id"]
             assert cli(gate.store, "approve", pid) == 0
-            await until("failed", lambda: status_of(gate, pid) == "failed")
+            await until("failed", lambda: "failed" in gate.steps(pid))
             assert world.tag_names(3) == {"agent-visible"}
             failed = [r for r in gate.records() if r["decision"] == "failed"]
             assert failed[0]["reasons"] == ["upstream_error"]
@@ -194,7 +184,7 @@ async def test_paperless_down_at_apply_time(tmp_path: Path, world: World) -> Non
     # The server is gone now; the gateway restarts against the dead address.
     async with gateway(tmp_path, url, Clock()) as gate:
         assert cli(gate.store, "approve", pid) == 0
-        await until("failed", lambda: status_of(gate, pid) == "failed")
+        await until("failed", lambda: "failed" in gate.steps(pid))
         failed = [r for r in gate.records() if r["decision"] == "failed"]
         assert failed[-1]["reasons"] == ["upstream_unavailable"]
     assert world.tag_names(1) == {"agent-visible", "inbox"}
@@ -214,7 +204,7 @@ async def test_pending_proposals_survive_a_restart(tmp_path: Path, world: World)
         assert cli(tmp_path / "proposals.db", "approve", pid) == 0
         assert world.writes() == []
         async with gateway(tmp_path, url, Clock()) as gate:
-            await until("applied", lambda: status_of(gate, pid) == "applied")
+            await until("applied", lambda: "applied" in gate.steps(pid))
             assert world.tag_names(1) == {"agent-visible", "inbox", "ai/invoice"}
 
 
@@ -224,7 +214,7 @@ async def test_expired_proposals_are_never_applied(tmp_path: Path, world: World)
         async with gateway(tmp_path, url, clock) as gate:
             pid = (await propose(gate, add_tags=["ai/invoice"]))["proposal_id"]
             clock.advance(3600)
-            await until("expired", lambda: status_of(gate, pid) == "expired")
+            await until("expired", lambda: "expired" in gate.steps(pid))
             assert cli(gate.store, "approve", pid) == 1  # not pending any more
             r = await gate.rest("documents_proposal_status", {"proposal_id": pid})
             assert r.json()["result"]["status"] == "expired"
@@ -274,7 +264,7 @@ async def test_propose_through_mcp(tmp_path: Path, world: World) -> None:
             assert result.get("isError") is not True, result
             pid = result["structuredContent"]["result"]["proposal_id"]
             assert cli(gate.store, "approve", pid) == 0
-            await until("applied", lambda: status_of(gate, pid) == "applied")
+            await until("applied", lambda: "applied" in gate.steps(pid))
             assert "ai/astro" in world.tag_names(1)
 
 
@@ -329,3 +319,14 @@ def test_fake_bulk_edit_modify_tags(world: World) -> None:
         r = httpx.post(f"{url}/api/documents/bulk_edit/", json=body, headers=alice)
         assert r.status_code == 200 and r.json() == {"result": "OK"}
         assert world.tag_names(1) == {"agent-visible", "ai/astro"}
+
+
+def test_the_write_tool_is_not_announced_as_read_only() -> None:
+    from capabilities.documents import CAPABILITY
+    from gateway.api.export import export_tool
+
+    write, read = CAPABILITY.tool("documents_propose_metadata"), CAPABILITY.tool("documents_get")
+    assert write is not None and read is not None and write.proposes and not read.proposes
+    hints = export_tool(write, "mcp")["annotations"]
+    assert hints["readOnlyHint"] is False and hints["idempotentHint"] is False
+    assert export_tool(read, "mcp")["annotations"]["readOnlyHint"] is True
