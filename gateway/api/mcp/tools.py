@@ -5,7 +5,8 @@ params) itself; everything about tools is the pipeline's: the list is exactly wh
 call (the same evaluator as the call), and a call is validated, decided, run, shaped and audited
 there, once. Execution errors come back as ``isError`` results whose text is
 ``{"code": ..., "message": ...}``; success is the envelope, as ``structuredContent`` and as the
-same JSON in a text block.
+same JSON in a text block. A client named in ``mcp.client_profiles`` may get policy refusals as
+normal results and a short text block instead (:mod:`gateway.api.mcp.profiles`).
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from mcp_types import INTERNAL_ERROR
 from starlette.requests import Request
 
 from gateway import __version__
+from gateway.api.common import client_host, request_id_from
 from gateway.api.export import export_tool
 from gateway.api.mcp.guard import PRINCIPAL_KEY
-from gateway.api.rest import request_id_from
+from gateway.api.mcp.profiles import error_result, profile_for, success_result, with_error_branch
 from gateway.capability import Principal, Tool
 from gateway.errors import GatewayError, InvalidArguments, RateLimited
+from gateway.settings import McpClientProfile
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
+    from gateway.api.port import GatewayPort
 
 __all__ = ["INSTRUCTIONS", "McpTools", "error_payload"]
 
@@ -65,13 +68,20 @@ def error_payload(exc: GatewayError, request_id: str) -> dict[str, Any]:
 class McpTools:
     """The tool handlers of one mount: all tools (``capability=None``) or one capability's."""
 
-    def __init__(self, runtime: Runtime, capability: str | None) -> None:
-        self.runtime = runtime
+    def __init__(self, port: GatewayPort, capability: str | None) -> None:
+        self.port = port
         self.capability = capability
         tools: list[Tool[Any, Any]] = [
-            t for cap, t in runtime.registry.all_tools() if capability in (None, cap.name)
+            t for cap, t in port.registry.all_tools() if capability in (None, cap.name)
         ]
         self._defs = {t.name: types.Tool.model_validate(export_tool(t, "mcp")) for t in tools}
+        # For clients whose profile answers refusals as results: the schema admits them.
+        self._defs_with_errors = {
+            name: d.model_copy(
+                update={"output_schema": with_error_branch(d.output_schema or {"type": "object"})}
+            )
+            for name, d in self._defs.items()
+        }
         # The SDK walks this schema on every call for ``x-mcp-header`` declarations. A tool
         # that declares none is checked against a schema that declares none, cheaply.
         self._header_schemas: dict[str, Mapping[str, Any]] = {
@@ -119,10 +129,15 @@ class McpTools:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         _, principal = self._caller(ctx)
-        allowed = self.runtime.pipeline.allowed_tools(principal, capability=self.capability)
-        return types.ListToolsResult(
-            tools=[self._defs[t.name] for t in allowed if t.name in self._defs]
-        )
+        allowed = self.port.pipeline.allowed_tools(principal, capability=self.capability)
+        profile = self._profile(principal, ctx)
+        defs = self._defs_with_errors if profile.policy_errors == "result" else self._defs
+        return types.ListToolsResult(tools=[defs[t.name] for t in allowed if t.name in defs])
+
+    def _profile(
+        self, principal: Principal, ctx: ServerRequestContext[Any, Any]
+    ) -> McpClientProfile:
+        return profile_for(self.port.settings.mcp.client_profiles, principal, ctx.protocol_version)
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
@@ -130,9 +145,9 @@ class McpTools:
         request, principal = self._caller(ctx)
         rid = request_id_from(request)
         try:
-            outcome = await self.runtime.pipeline.call(
+            outcome = await self.port.pipeline.call(
                 headers=request.headers,
-                client_host=request.client.host if request.client else None,
+                client_host=client_host(request),
                 tool_name=params.name,
                 raw_args=params.arguments if params.arguments is not None else {},
                 face="mcp",
@@ -141,11 +156,5 @@ class McpTools:
                 capability=self.capability,
             )
         except GatewayError as exc:
-            payload = error_payload(exc, rid)
-            return types.CallToolResult(
-                content=[types.TextContent(text=_dumps(payload))], is_error=True
-            )
-        return types.CallToolResult(
-            content=[types.TextContent(text=_dumps(outcome.envelope))],
-            structured_content=outcome.envelope,
-        )
+            return error_result(exc, error_payload(exc, rid), self._profile(principal, ctx))
+        return success_result(outcome.envelope, self._profile(principal, ctx))
