@@ -196,6 +196,9 @@ class Runtime:
             checks["postgres"] = {"lag": self.shipper.lag, "last_error": self.shipper.last_error}
         if self.upstreams is not None:
             checks["upstreams"] = self.upstreams.breaker_states()
+        if self.approvals is not None and self.approvals.link is not None:
+            # Informative: reads and proposals go on while the room is away.
+            checks["approvals_room"] = self.approvals.link.state
         return ok, checks
 
     async def __aenter__(self) -> Runtime:

@@ -330,3 +330,17 @@ def test_the_write_tool_is_not_announced_as_read_only() -> None:
     hints = export_tool(write, "mcp")["annotations"]
     assert hints["readOnlyHint"] is False and hints["idempotentHint"] is False
     assert export_tool(read, "mcp")["annotations"]["readOnlyHint"] is True
+
+
+async def test_the_kill_switch_stops_an_approved_write(tmp_path: Path, world: World) -> None:
+    with serve(world.fake) as url:
+        async with gateway(tmp_path, url, Clock()) as gate:
+            pid = (await propose(gate, add_tags=["ai/invoice"]))["proposal_id"]
+            switch = tmp_path / "policies" / "gateway.yaml"
+            switch.write_text(switch.read_text().replace("kill_switch: false", "kill_switch: true"))
+            await reload(gate, tmp_path)
+            assert cli(gate.store, "approve", pid) == 0
+            await until("failed", lambda: "failed" in gate.steps(pid))
+            failed = [r for r in gate.records() if r["decision"] == "failed"]
+            assert failed[0]["reasons"] == ["policy-denies"]
+            assert world.writes() == []

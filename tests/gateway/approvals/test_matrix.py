@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gateway.approvals.matrix import MatrixError
 from gateway.approvals.store import ProposalStore
 from gateway.errors import ConfigError
 from tests.capabilities.documents.fake_paperless import serve
@@ -250,3 +251,24 @@ async def test_operator_notices_reach_the_room(
             )
             await runtime.policies.reload_settled("manual")
             await until("kill notice", lambda: any("kill switch" in n for n in cast.notices()))
+
+
+async def test_a_room_that_becomes_encrypted_is_left(
+    synapse_server: Synapse, tmp_path: Path, world: World
+) -> None:
+    cast = Room(synapse_server, tmp_path)
+    with serve(world.fake) as url:
+        async with cast.gateway(url, Clock()) as gate:
+            runtime = gate.http._transport.app.state.runtime  # type: ignore[attr-defined]
+            link = runtime.approvals.link
+            await until("ready", lambda: link.state == "ready")
+            path = f"/rooms/{cast.room}/state/m.room.encryption/"
+            cast.owner._call("PUT", path.replace("!", "%21"), {"algorithm": "m.megolm.v1.aes-sha2"})
+            await until("refused", lambda: link.state == "refused")
+            pid = await propose(gate, add_tags=["ai/invoice"])
+            _, checks = await runtime.readiness()
+            assert checks["approvals_room"] == "refused"
+            with pytest.raises(MatrixError, match="not usable"):  # nothing goes to the room
+                await runtime.approvals.desk.post_pending()
+            assert cast.post_of(pid) is None
+            assert status(gate, pid) == "pending"
