@@ -25,6 +25,7 @@ from gateway.audit.reader import JournalReader
 from gateway.auth.dev import DevIssuer
 from gateway.registry import Registry
 from gateway.settings import load_settings
+from tests.support.faces import MODERN
 
 from .fake_paperless import TOKENS, FakePaperless
 
@@ -119,6 +120,30 @@ class Gate:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token or self.token()}"}
         return await self.http.post(f"/v1/tools/{tool}", json=args, headers=headers)
+
+    async def mcp_call(self, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+        """``tools/call`` on the MCP face; the result object (``isError`` on refusal)."""
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": MODERN,
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        body = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": tool, "arguments": args, "_meta": meta},
+        }
+        headers = {
+            "Authorization": f"Bearer {self.token()}",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": MODERN,
+            "Mcp-Method": "tools/call",
+            "Mcp-Name": tool,
+        }
+        r = await self.http.post("/mcp", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        result: dict[str, Any] = r.json()["result"]
+        return result
 
     def records(self, kind: str = "approval") -> list[dict[str, Any]]:
         import json

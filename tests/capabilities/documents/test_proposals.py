@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from gateway.cli import main
-from tests.support.faces import MODERN
 
 from .fake_paperless import TOKENS, serve
 from .proposals_world import Clock, Gate, World, gateway, make_world, write_policies
@@ -239,30 +238,11 @@ async def test_the_daily_quota_holds(tmp_path: Path, world: World) -> None:
 async def test_propose_through_mcp(tmp_path: Path, world: World) -> None:
     with serve(world.fake) as url:
         async with gateway(tmp_path, url, Clock()) as gate:
-            body = {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "tools/call",
-                "params": {
-                    "name": "documents_propose_metadata",
-                    "arguments": {"document_id": 1, "add_tags": ["ai/astro"], "reason": "m31"},
-                    "_meta": {
-                        "io.modelcontextprotocol/protocolVersion": MODERN,
-                        "io.modelcontextprotocol/clientCapabilities": {},
-                    },
-                },
-            }
-            headers = {
-                "Authorization": f"Bearer {gate.token()}",
-                "Accept": "application/json, text/event-stream",
-                "MCP-Protocol-Version": MODERN,
-                "Mcp-Method": "tools/call",
-                "Mcp-Name": "documents_propose_metadata",
-            }
-            r = await gate.http.post("/mcp", json=body, headers=headers)
-            result = r.json()["result"]
+            args = {"document_id": 1, "add_tags": ["ai/astro"], "reason": "m31"}
+            result = await gate.mcp_call("documents_propose_metadata", args)
             assert result.get("isError") is not True, result
             pid = result["structuredContent"]["result"]["proposal_id"]
+            assert world.writes() == []
             assert cli(gate.store, "approve", pid) == 0
             await until("applied", lambda: "applied" in gate.steps(pid))
             assert "ai/astro" in world.tag_names(1)

@@ -272,3 +272,22 @@ async def test_a_room_that_becomes_encrypted_is_left(
                 await runtime.approvals.desk.post_pending()
             assert cast.post_of(pid) is None
             assert status(gate, pid) == "pending"
+
+
+async def test_a_proposal_made_over_mcp_is_applied_after_the_approvers_reaction(
+    synapse_server: Synapse, tmp_path: Path, world: World
+) -> None:
+    cast = Room(synapse_server, tmp_path)
+    with serve(world.fake) as url:
+        async with cast.gateway(url, Clock()) as gate:
+            args = {"document_id": 1, "add_tags": ["ai/astro"], "reason": "an M31 receipt"}
+            result = await gate.mcp_call("documents_propose_metadata", args)
+            assert result.get("isError") is not True, result
+            pid = result["structuredContent"]["result"]["proposal_id"]
+            post = await until("posted", lambda: cast.post_of(pid))
+            assert world.writes() == []
+            cast.owner.react(cast.room, post["event_id"], "✅")
+            await until("applied", lambda: "applied" in gate.steps(pid))
+            assert world.tag_names(1) == {"agent-visible", "inbox", "ai/astro"}
+            status = await gate.mcp_call("documents_proposal_status", {"proposal_id": pid})
+            assert status["structuredContent"]["result"]["status"] == "applied"
