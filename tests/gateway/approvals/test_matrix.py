@@ -291,3 +291,19 @@ async def test_a_proposal_made_over_mcp_is_applied_after_the_approvers_reaction(
             assert world.tag_names(1) == {"agent-visible", "inbox", "ai/astro"}
             status = await gate.mcp_call("documents_proposal_status", {"proposal_id": pid})
             assert status["structuredContent"]["result"]["status"] == "applied"
+
+
+async def test_a_verdict_buried_under_many_messages_while_down_is_still_read(
+    synapse_server: Synapse, tmp_path: Path, world: World
+) -> None:
+    cast = Room(synapse_server, tmp_path)
+    with serve(world.fake) as url:
+        async with cast.gateway(url, Clock()) as gate:
+            pid = await propose(gate, add_tags=["ai/invoice"])
+            post = await until("posted", lambda: cast.post_of(pid))
+        cast.owner.react(cast.room, post["event_id"], "✅")
+        for n in range(130):  # more than one sync's timeline (100 events)
+            cast.mallory.say(cast.room, f"chatter {n}")
+        async with cast.gateway(url, Clock()) as gate:
+            await until("applied after the gap", lambda: "applied" in gate.steps(pid))
+        assert world.tag_names(1) == {"agent-visible", "inbox", "ai/invoice"}
