@@ -15,7 +15,13 @@ from typing import Any
 from gateway.approvals.codes import Ignored
 from gateway.approvals.desk import MATRIX_VIA, ProposalDesk, Verdict
 from gateway.approvals.events import read_event
-from gateway.approvals.matrix import EncryptedRoom, MatrixClient, MatrixError, RoomEvent
+from gateway.approvals.matrix import (
+    EncryptedRoom,
+    MatrixClient,
+    MatrixError,
+    RoomEvent,
+    TokenRejected,
+)
 from gateway.approvals.render import notice
 from gateway.approvals.settings import MatrixSettings
 
@@ -73,6 +79,9 @@ class MatrixLink:
             except EncryptedRoom:
                 log.error(ENCRYPTED_MESSAGE.format(room=self.settings.room_id))
                 return
+            except TokenRejected:
+                self.state = "unreachable"
+                log.error("the homeserver rejects labgate's access token; retrying")
             except Exception as exc:
                 self.state = "unreachable"
                 log.warning("approvals room not reachable (%s); retrying", type(exc).__name__)
@@ -84,6 +93,9 @@ class MatrixLink:
                 await self.sync_once()
             except asyncio.CancelledError:
                 raise
+            except TokenRejected:
+                log.error("the homeserver rejects labgate's access token; retrying")
+                await asyncio.sleep(self.settings.retry_seconds)
             except Exception as exc:
                 log.warning("approvals room sync failed (%s); retrying", type(exc).__name__)
                 await asyncio.sleep(self.settings.retry_seconds)

@@ -14,7 +14,14 @@ from urllib.parse import quote
 
 import httpx
 
-__all__ = ["EncryptedRoom", "MatrixClient", "MatrixError", "RoomEvent", "SyncBatch"]
+__all__ = [
+    "EncryptedRoom",
+    "MatrixClient",
+    "MatrixError",
+    "RoomEvent",
+    "SyncBatch",
+    "TokenRejected",
+]
 
 API = "/_matrix/client/v3"
 #: Pages of 100 events read back when a sync's timeline is limited (labgate was down long).
@@ -23,6 +30,10 @@ GAP_PAGES = 50
 
 class MatrixError(Exception):
     """A request failed or answered something unexpected (for logs only)."""
+
+
+class TokenRejected(MatrixError):
+    """401: labgate's access token is wrong, expired or logged out."""
 
 
 class EncryptedRoom(MatrixError):
@@ -152,7 +163,8 @@ class MatrixClient:
                 errcode = str(response.json().get("errcode", ""))[:40]
             except ValueError:
                 pass
-            raise MatrixError(f"status {response.status_code} {errcode}".strip())
+            kind = TokenRejected if response.status_code == 401 else MatrixError
+            raise kind(f"status {response.status_code} {errcode}".strip())
         try:
             body = response.json()
         except ValueError:

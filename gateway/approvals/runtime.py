@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from gateway.approvals.desk import AuditWriter, ProposalDesk
 from gateway.approvals.link import ENCRYPTED_MESSAGE, MatrixLink
-from gateway.approvals.matrix import EncryptedRoom, MatrixClient
+from gateway.approvals.matrix import EncryptedRoom, MatrixClient, TokenRejected
 from gateway.approvals.store import ProposalStore
 from gateway.capability import Resources
 from gateway.errors import ConfigError
@@ -86,6 +86,13 @@ class Approvals:
             except EncryptedRoom:
                 raise ConfigError(
                     ENCRYPTED_MESSAGE.format(room=matrix.room_id), key="approvals.matrix.room_id"
+                ) from None
+            except TokenRejected:
+                raise ConfigError(
+                    f"the homeserver rejects labgate's access token "
+                    f"(upstreams.{matrix.upstream}.auth.secret_file): log in again, see "
+                    "docs/approvals.md",
+                    key=f"upstreams.{matrix.upstream}.auth.secret_file",
                 ) from None
             except Exception as exc:  # Matrix away at start: reads go on, the loop retries
                 log.warning("approvals room not reachable at start (%s)", type(exc).__name__)

@@ -307,3 +307,14 @@ async def test_a_verdict_buried_under_many_messages_while_down_is_still_read(
         async with cast.gateway(url, Clock()) as gate:
             await until("applied after the gap", lambda: "applied" in gate.steps(pid))
         assert world.tag_names(1) == {"agent-visible", "inbox", "ai/invoice"}
+
+
+async def test_a_rejected_access_token_stops_start_up(
+    synapse_server: Synapse, tmp_path: Path, world: World
+) -> None:
+    cast = Room(synapse_server, tmp_path)
+    (tmp_path / "matrix-token").write_text("syt_not_a_token")
+    with serve(world.fake) as url:
+        with pytest.raises(ConfigError, match="rejects labgate's access token"):
+            async with cast.gateway(url, Clock()):
+                pass
