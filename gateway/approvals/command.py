@@ -13,6 +13,7 @@ import getpass
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from gateway.approvals.store import ProposalRow, ProposalStore
@@ -46,10 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace, settings: Any) -> ProposalStore:
-    path = args.store or settings().proposals_path()
-    from pathlib import Path
-
-    path = Path(path)
+    path = Path(args.store or settings().proposals_path())
     if not path.is_file():
         raise ConfigError(f"no proposal store at {path}", key="approvals.store_path")
     return ProposalStore(path)

@@ -22,7 +22,8 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from gateway.approvals.codes import Ignored, Step
-from gateway.approvals.render import result_message
+from gateway.approvals.records import approval_record, from_dict, principal_dict
+from gateway.approvals.render import proposal_message, result_message
 from gateway.approvals.store import ProposalRow, ProposalStore
 from gateway.audit.record import AuditRecord
 from gateway.capability import (
@@ -72,32 +73,6 @@ class Verdict:
     #: The Matrix event (for replay detection and the audit record).
     event_id: str | None = None
     room_id: str | None = None
-
-
-def _principal(p: Principal) -> dict[str, Any]:
-    return {
-        "sub": p.sub,
-        "client_id": p.client_id,
-        "username": p.username,
-        "groups": list(p.groups),
-        "entitlements": list(p.entitlements),
-        "token_id": p.token_id,
-        "issuer": p.issuer,
-        "scopes": list(p.scopes),
-    }
-
-
-def _from_dict(d: Mapping[str, Any]) -> Principal:
-    return Principal(
-        sub=str(d.get("sub", "")),
-        client_id=d.get("client_id"),
-        username=d.get("username"),
-        groups=tuple(d.get("groups") or ()),
-        entitlements=tuple(d.get("entitlements") or ()),
-        token_id=d.get("token_id"),
-        issuer=d.get("issuer"),
-        scopes=tuple(d.get("scopes") or ()),
-    )
 
 
 def new_proposal_id() -> str:
@@ -150,7 +125,7 @@ class ProposalDesk:
             capability=cap.name,
             tool=tool,
             rule_id=rule.id,
-            principal=_principal(ctx.principal),
+            principal=principal_dict(ctx.principal),
             request_id=ctx.request_id,
             args=arg_values,
             target=draft.target,
@@ -255,7 +230,7 @@ class ProposalDesk:
     def _approvers(self, row: ProposalRow, now: datetime) -> frozenset[str] | None:
         """The approvers of the rule that allows the proposal now (an edit can remove one);
         ``None`` when the policy does not allow it now (kill switch, rule removed ...)."""
-        _, rule = self._rule(_from_dict(row.principal), row.capability, row.tool, row.args, now)
+        _, rule = self._rule(from_dict(row.principal), row.capability, row.tool, row.args, now)
         if rule is None or rule.approval is None:
             return None
         return frozenset(rule.approval.approvers)
@@ -331,7 +306,7 @@ class ProposalDesk:
     async def _run_applier(
         self, row: ProposalRow, now: datetime, notes: dict[str, Any]
     ) -> Mapping[str, Any]:
-        principal = _from_dict(row.principal)
+        principal = from_dict(row.principal)
         decision, rule = self._rule(principal, row.capability, row.tool, row.args, now)
         if rule is None or decision.obligations is None:
             reasons = ",".join(str(r) for r in decision.reasons)
@@ -367,8 +342,6 @@ class ProposalDesk:
         poster = self.poster
         if poster is None:
             return
-        from gateway.approvals.render import proposal_message
-
         for row in await self._db(self.store.unposted):
             event_id = await poster.post(proposal_message(row), f"labgate-proposal-{row.id}")
             await self._db(self.store.set_posted, row.id, event_id)
@@ -404,36 +377,8 @@ class ProposalDesk:
         row: ProposalRow | None,
         step: Step,
         *,
-        reasons: list[str] | None = None,
-        actor: str | None = None,
-        via: str | None = None,
-        event_id: str | None = None,
         policy_version: str | None = None,
-        extra: Mapping[str, Any] | None = None,
+        **details: Any,
     ) -> None:
-        notes: dict[str, Any] = {}
-        if row is not None:
-            notes["proposal_id"] = row.id
-            notes["target"] = row.target
-        for key, value in (("actor", actor), ("via", via), ("event_id", event_id)):
-            if value is not None:
-                notes[key] = value
-        notes.update({k: v for k, v in (extra or {}).items() if v is not None})
-        p = row.principal if row is not None else {}
-        record = AuditRecord(
-            kind="approval",
-            decision=str(step),
-            request_id=row.request_id if row else None,
-            sub=p.get("sub"),
-            client_id=p.get("client_id"),
-            username=p.get("username"),
-            groups=list(p.get("groups") or []),
-            capability=row.capability if row else None,
-            tool=row.tool if row else None,
-            arguments=row.args if row and step == Step.PROPOSED else None,
-            rule_id=row.rule_id if row else None,
-            reasons=reasons or [],
-            policy_version=policy_version or self.policies.current.version,
-            notes=notes,
-        )
-        await self.audit.write(record)
+        version = policy_version or self.policies.current.version
+        await self.audit.write(approval_record(row, step, version, **details))
