@@ -59,3 +59,23 @@ def test_a_write_tool_answer_is_never_cached(
     assert commands.check(tmp_path, load_registry()) == 1
     out = capsys.readouterr()
     assert "allows the write tool documents_propose_metadata: no cache" in out.out + out.err
+
+
+def test_policy_diff_shows_who_may_approve(tmp_path: Path) -> None:
+    from gateway.policy.diff import diff_sets
+    from gateway.policy.loader import load_policy_dir
+
+    example = POLICIES / "examples" / "proposals"
+    after = tmp_path / "after"
+    after.mkdir()
+    (after / "gateway.yaml").write_text((example / "gateway.yaml").read_text())
+    text = (example / "documents.yaml").read_text()
+    changed = text.replace(
+        'approvers: ["@owner:lab.example"]', 'approvers: ["@owner:lab.example", "@kid:lab.example"]'
+    ).replace("daily_quota: 20", "daily_quota: 200")
+    (after / "documents.yaml").write_text(changed)
+    registry = load_registry()
+    lines = diff_sets(load_policy_dir(example, registry), load_policy_dir(after, registry))
+    text_out = "\n".join(lines)
+    assert "approval: @kid:lab.example may now approve" in text_out
+    assert "approval.daily_quota: 20 -> 200" in text_out
