@@ -12,6 +12,8 @@ that silently ignore malformed values, ignored unknown parameters, 400 on bad da
 404s that are identical for hidden and missing documents, the 403/404 existence oracle of
 the file endpoints, notes embedded in every document, and the search of
 ``fake_paperless_search``. ``faults`` injects recorded failures (e.g. the 500 HTML page).
+Writes (``PATCH``/``PUT`` of a document, ``bulk_edit``) are in ``fake_paperless_write``,
+checked against recordings of a real 2.20.15 (``recordings/writes-2.20.15/``).
 """
 
 from __future__ import annotations
