@@ -46,20 +46,38 @@ from typing_extensions import TypeVar
 from gateway.cache import SingleFlight
 from gateway.cursor import CursorCodec, CursorError
 from gateway.errors import GatewayError, InvalidArguments, UpstreamTimeout, UpstreamUnavailable
+from gateway.proposal import (
+    Applier,
+    ApplyContext,
+    ApplyRefused,
+    Draft,
+    FieldChange,
+    Proposals,
+    ProposalState,
+    Ticket,
+)
 
 __all__ = [
     "SAMPLE_BASE_URL",
     "UNTRUSTED_MARK",
+    "Applier",
+    "ApplyContext",
+    "ApplyRefused",
     "Capability",
     "CursorCodec",
     "DoctorContext",
     "DoctorReport",
+    "Draft",
+    "FieldChange",
     "Finding",
     "Principal",
+    "ProposalState",
+    "Proposals",
     "Resources",
     "SampleClients",
     "SetupContext",
     "SingleFlight",
+    "Ticket",
     "Tool",
     "ToolContext",
     "ToolSource",
@@ -116,6 +134,9 @@ class Tool(Generic[ArgsT, OutT, ConfigT, ScopeT]):
     handler: Callable[[ArgsT, ToolContext[ConfigT, ScopeT]], Awaitable[OutT]]
     #: Upstream name recorded in provenance and audit (``None`` when the tool needs none).
     upstream: str | None = None
+    #: A write tool: it only proposes (see gateway/proposal.py); a rule allowing it needs
+    #: ``approval``, and the capability's ``appliers`` holds what applies it once approved.
+    proposes: bool = False
 
     def __post_init__(self) -> None:
         if not TOOL_NAME.match(self.name) or len(self.name) > MAX_TOOL_NAME:
@@ -141,6 +162,7 @@ def tool(
     output: type[OutT],
     upstream: str | None = None,
     description: str | None = None,
+    proposes: bool = False,
 ) -> Callable[
     [Callable[[ArgsT, ToolContext[ConfigT, ScopeT]], Awaitable[OutT]]],
     Tool[ArgsT, OutT, ConfigT, ScopeT],
@@ -162,6 +184,7 @@ def tool(
             output_model=output,
             handler=fn,
             upstream=upstream,
+            proposes=proposes,
         )
 
     return wrap
@@ -236,6 +259,8 @@ class ToolContext(Generic[ConfigT, ScopeT]):
     tool: str = ""
     #: The gateway's cursor key (see :meth:`seal_cursor`); the pipeline passes the runtime's.
     cursors: CursorCodec = field(default_factory=lambda: _PROCESS_CURSORS)
+    #: Where proposing tools store their proposals; ``None`` when labgate keeps none.
+    proposals: Proposals | None = None
 
     def client(self, cls: type[T]) -> T:
         try:
@@ -303,6 +328,8 @@ class Capability(Generic[ConfigT, ScopeT]):
     #: (raising :class:`ConfigError` when they are invalid) and returns the source whose
     #: ``capability`` replaces this one and which reloads; ``None``: keep this capability.
     tool_source: Callable[[ConfigT, Collection[str]], ToolSource | None] | None = None
+    #: Proposing tool name -> what applies an approved proposal of it.
+    appliers: Mapping[str, Applier] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):
@@ -313,6 +340,9 @@ class Capability(Generic[ConfigT, ScopeT]):
         names = [t.name for t in self.tools]
         if len(set(names)) != len(names):
             raise ValueError(f"capability {self.name} declares a tool twice")
+        proposing = {t.name for t in self.tools if t.proposes}
+        if proposing != set(self.appliers):
+            raise ValueError(f"capability {self.name}: each proposing tool needs one applier")
 
     def tool(self, name: str) -> Tool[Any, Any, ConfigT, ScopeT] | None:
         for t in self.tools:

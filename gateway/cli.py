@@ -8,6 +8,7 @@ labgate audit tail|verify|prune
 labgate openapi                     print the OpenAPI document
 labgate tools                       list every known tool and whether a policy enables it
 labgate doctor                      check the deployment against the live services
+labgate approvals list|show|approve|deny   proposals of write tools, decided without Matrix
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.approvals import command as approvals_command
 from gateway.audit.tailcmd import audit_tail_arguments, run_audit_tail
 from gateway.cliresult import CommandResult
 from gateway.doctor import command as doctor_command
@@ -290,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("openapi", help="print the OpenAPI document").set_defaults(fn=cmd_openapi)
     sub.add_parser("tools", help="list known tools").set_defaults(fn=cmd_tools)
+
+    approvals = sub.add_parser("approvals", help="list, show, approve or deny proposals")
+    approvals_command.add_arguments(approvals)
+    approvals.set_defaults(fn=lambda a: approvals_command.run(a, lambda: _settings(a)))
 
     doctor = sub.add_parser("doctor", help="check config, secrets, identity and upstreams")
     doctor_command.add_arguments(doctor)

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from gateway.approvals.runtime import Approvals
 from gateway.audit.journal import Journal
 from gateway.audit.lock import JournalLocked
 from gateway.audit.postgres import PostgresSink
@@ -89,6 +90,8 @@ class Runtime:
         self.authenticator: Authenticator | None = None
         self._pipeline: Pipeline | None = None
         self._gate: AuthGate | None = None
+        #: Proposals of write tools and the approvals room (gateway/approvals/).
+        self.approvals: Approvals | None = None
         base = settings.agent_base_url()
         self.resource_metadata_url = f"{base}/.well-known/oauth-protected-resource"
 
@@ -119,6 +122,8 @@ class Runtime:
             log.error("policy reload refused, last good set kept: %s", event.error)
         if self._pipeline is not None:
             self.spawn(self._audit_reload(record), "audit-reload")
+        if self.approvals is not None and self.policies is not None:
+            self.approvals.on_reload(event, self.policies.current, self.spawn)
         if self.shadow is not None and event.trigger != "start":
             self.shadow.reload(event.trigger)  # the shadow set follows the live one
 
@@ -196,6 +201,9 @@ class Runtime:
             checks["postgres"] = {"lag": self.shipper.lag, "last_error": self.shipper.last_error}
         if self.upstreams is not None:
             checks["upstreams"] = self.upstreams.breaker_states()
+        if self.approvals is not None and self.approvals.link is not None:
+            # Informative: reads and proposals go on while the room is away.
+            checks["approvals_room"] = self.approvals.link.state
         return ok, checks
 
     async def __aenter__(self) -> Runtime:
@@ -208,6 +216,16 @@ class Runtime:
         gate = await self._open_identity(sink)
         await self._set_up_capabilities()
         assert self.policies is not None and self.shadow is not None
+        self.approvals = Approvals(
+            self.settings,
+            self.registry,
+            self.policies,
+            self._resources,
+            self.configs,
+            sink,
+            self.clock,
+        )
+        await self.approvals.open(self.upstreams, self.spawn)
         self._pipeline = Pipeline(
             registry=self.registry,
             policies=self.policies,
@@ -220,6 +238,7 @@ class Runtime:
             scrubber=Scrubber([*service_secrets(self.settings), *self.upstreams.secrets()]),
             shadow=self.shadow,
             cursors=self.cursors,
+            proposals=self.approvals.desk,
         )
         await sink.write(
             AuditRecord(
@@ -328,6 +347,8 @@ class Runtime:
             if res.close is not None:
                 await res.close()
         await self._samples.aclose()
+        if self.approvals is not None:
+            await self.approvals.close()
         if self._gate is not None:
             await self._gate.aclose()  # pending failure counts, before the journal closes
         if self.shipper is not None:

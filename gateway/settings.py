@@ -23,6 +23,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from gateway.approvals.settings import ApprovalsSettings
 from gateway.auth.settings import AuthSettings
 from gateway.errors import ConfigError
 from gateway.secrets import read_secret_file
@@ -160,6 +161,8 @@ class Settings(BaseSettings):
     policy_dir: Path = Path("policies")
     journal_path: Path = Path("var/audit.db")
     postgres: PostgresSettings | None = None
+    #: Proposals (write tools) and the Matrix room where a human approves them.
+    approvals: ApprovalsSettings = ApprovalsSettings()
     auth: AuthSettings = Field(default_factory=AuthSettings)
     upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
     #: Per-capability configuration, validated by each capability's own config model.
@@ -191,6 +194,10 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
+
+    def proposals_path(self) -> Path:
+        """The proposal store: ``approvals.store_path`` or ``proposals.db`` beside the journal."""
+        return self.approvals.store_path or self.journal_path.with_name("proposals.db")
 
     def agent_base_url(self) -> str:
         if self.public_url:

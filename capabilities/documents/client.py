@@ -38,6 +38,7 @@ __all__ = [
     "NameMap",
     "PaperlessClient",
     "PaperlessError",
+    "PaperlessWriter",
     "ResultPage",
 ]
 
@@ -185,6 +186,38 @@ class PaperlessClient:
             location = response.headers.get("location", "")[:INTERNAL_BODY_CHARS]
             raise BadResponse(f"redirect {status} to {location!r}")
         raise BadResponse(f"status {status} {ctype}: {body!r}")
+
+
+#: The fields an applied proposal may change (``PATCH /api/documents/{id}/``).
+WRITABLE = frozenset({"title", "tags", "correspondent", "document_type"})
+
+
+class PaperlessWriter:
+    """The write side, over its own client and token (which may change documents).
+
+    One request only: ``PATCH /api/documents/{id}/`` with a JSON body limited to
+    :data:`WRITABLE` (the schema's ``PatchedDocumentRequest``). Reads stay on
+    :class:`PaperlessClient` with the read token.
+    """
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self.requests = 0
+
+    async def patch_document(self, document_id: int, body: dict[str, Any]) -> WireDocument:
+        if not set(body) <= WRITABLE or not body:
+            raise ValueError(f"write outside the client's contract: {sorted(body)}")
+        self.requests += 1
+        response = await self._http.patch(
+            f"/api/documents/{int(document_id)}/", json=body, headers={"Accept": ACCEPT}
+        )
+        if response.status_code == 404:
+            raise BadResponse("document not found (404) for the write token")
+        data = PaperlessClient._json(response)
+        try:
+            return WireDocument.model_validate(data)
+        except ValidationError as exc:
+            raise BadResponse(f"unexpected document shape: {exc.error_count()} errors") from None
 
 
 def _parse(model: type[Page] | type[NamedObject], value: Any) -> Any:

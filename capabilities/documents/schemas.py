@@ -7,7 +7,7 @@ paperless answers is parsed separately, in ``wire.py``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,14 +15,20 @@ from gateway.capability import UntrustedText
 
 __all__ = [
     "ById",
+    "ChangeLine",
     "Document",
     "DocumentsConfig",
     "DocumentsScope",
     "GetArgs",
     "ListTagsArgs",
+    "ProposalStatus",
+    "ProposalTicket",
+    "ProposeArgs",
+    "ProposeBounds",
     "SearchArgs",
     "SearchHit",
     "SearchResult",
+    "StatusArgs",
     "TagItem",
     "TagList",
 ]
@@ -64,6 +70,43 @@ class DocumentsConfig(BaseModel):
     require_scope: bool = Field(
         True, description="Refuse calls whose matching policy rule sets no scope."
     )
+    write_upstream: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="Upstream entry holding the token that may change documents, used only "
+        "to apply approved proposals; must differ from upstream. Unset: no proposal applies.",
+    )
+
+    @model_validator(mode="after")
+    def _separate_tokens(self) -> DocumentsConfig:
+        if self.write_upstream is not None and self.write_upstream == self.upstream:
+            raise ValueError("write_upstream must be its own upstream entry, not the read one")
+        return self
+
+
+Glob = Annotated[str, Field(min_length=1, max_length=128)]
+Field_ = Literal["title", "correspondent", "document_type"]
+
+
+class ProposeBounds(BaseModel):
+    """What documents_propose_metadata may propose under a rule (scope key ``propose``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add_tags: list[Glob] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Tags the agent may add: names or globs (ai/*), case-insensitive.",
+    )
+    remove_tags: list[Glob] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Tags the agent may remove (names or globs); empty: none.",
+    )
+    fields: list[Field_] = Field(
+        default_factory=list, description="Fields the agent may set besides tags."
+    )
 
 
 class DocumentsScope(BaseModel):
@@ -94,6 +137,9 @@ class DocumentsScope(BaseModel):
     created_to: dt.date | None = Field(None, description="Latest creation date (inclusive).")
     max_content_chars: int | None = Field(
         None, ge=0, le=45000, description="Ceiling on text returned by documents_get."
+    )
+    propose: ProposeBounds | None = Field(
+        None, description="What documents_propose_metadata may propose; unset: nothing."
     )
 
     @model_validator(mode="after")
@@ -210,3 +256,66 @@ class TagList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[TagItem]
+
+
+ProposalId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+
+
+class ProposeArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    document_id: int = Field(
+        strict=True, ge=1, le=2_147_483_647, description="Id of a document from a search."
+    )
+    add_tags: list[Name] = Field(
+        default_factory=list, max_length=10, description="Existing tag names to add."
+    )
+    remove_tags: list[Name] = Field(
+        default_factory=list, max_length=10, description="Tag names to remove."
+    )
+    title: str | None = Field(None, min_length=1, max_length=128, description="A new title.")
+    correspondent: Name | None = Field(None, description="An existing correspondent's name.")
+    document_type: Name | None = Field(None, description="An existing document type's name.")
+    reason: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="Why, for the human who approves (shown to them as quoted text).",
+    )
+
+
+class ProposalTicket(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: str = Field(description="For documents_proposal_status.")
+    status: Literal["pending"] = "pending"
+    expires_at: dt.datetime = Field(description="Nothing is applied after this time.")
+
+
+class StatusArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: ProposalId = Field(description="The id documents_propose_metadata answered.")
+
+
+class ChangeLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    current: UntrustedText
+    proposed: UntrustedText
+
+
+class ProposalStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    proposal_id: str
+    status: Literal["pending", "approved", "applied", "failed", "denied", "expired"] = Field(
+        description="pending, approved (being applied), applied, failed, denied or expired."
+    )
+    document_id: int
+    changes: list[ChangeLine] = Field(description="What was proposed.")
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    decided_at: dt.datetime | None = None
+    applied: list[ChangeLine] | None = Field(None, description="What was written, once applied.")
+    error: str | None = Field(None, description="Why it failed (a stable code).")

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from gateway.capability import ToolContext, tool
+from gateway.capability import ApplyContext, ToolContext, tool
 from gateway.errors import (
     Denied,
     GatewayError,
@@ -271,7 +271,7 @@ class _Checked:
 async def _checked(
     client: PaperlessClient,
     scope: DocumentsScope,
-    ctx: Ctx,
+    ctx: Ctx | ApplyContext,
     docs: list[WireDocument],
     maps: dict[Kind, NameMap],
     allowed: Filter,
@@ -393,6 +393,6 @@ def _folded(names: list[str]) -> frozenset[str]:
     return frozenset(n.casefold() for n in names)
 
 
-def _note(ctx: Ctx, key: str, ids: list[int]) -> None:
+def _note(ctx: Ctx | ApplyContext, key: str, ids: list[int]) -> None:
     if ids:
         ctx.notes[key] = sorted(set(ctx.notes.get(key, [])) | set(ids))

@@ -212,9 +212,10 @@ def export_tool(t: Tool[Any, Any], fmt: Format) -> dict[str, Any]:
             "outputSchema": envelope_schema(t.output_model, t.record_model),
             "annotations": {
                 "title": t.title,
-                "readOnlyHint": True,
+                # A proposing tool records a proposal (a human decides what is written).
+                "readOnlyHint": not t.proposes,
                 "destructiveHint": False,
-                "idempotentHint": True,
+                "idempotentHint": not t.proposes,
                 "openWorldHint": False,
             },
         }

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 __all__ = ["AuditRecord", "Kind", "canonical_json", "new_event_id"]
 
-Kind = Literal["call", "policy_reload", "auth_failure"]
+Kind = Literal["call", "policy_reload", "auth_failure", "approval"]
 
 
 def new_event_id() -> str:

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth.gate import AuthGate
 from gateway.cache import ResultCache
-from gateway.capability import Principal, Resources, Tool
+from gateway.capability import Principal, Proposals, Resources, Tool
 from gateway.cursor import CursorCodec
 from gateway.errors import AuditUnavailable, AuthError, GatewayError, UpstreamFailure
 from gateway.limits import Limiter
@@ -64,6 +64,7 @@ class Pipeline(Stages):
         scrubber: Scrubber | None = None,
         shadow: ShadowStore | None = None,
         cursors: CursorCodec | None = None,
+        proposals: Proposals | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -81,6 +82,8 @@ class Pipeline(Stages):
         self.shadow = shadow
         #: Seals the page cursors tools hand out (bound to tool and principal).
         self.cursors = cursors or CursorCodec()
+        #: Where proposing (write) tools store proposals (gateway/approvals/).
+        self.proposals = proposals
         self.limiter = Limiter()
         self.cache = ResultCache()
         self._tools = {

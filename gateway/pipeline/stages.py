@@ -25,7 +25,7 @@ from gateway.arguments import parse_arguments
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth.gate import AuthGate
 from gateway.cache import ResultCache
-from gateway.capability import Resources, Tool, ToolContext
+from gateway.capability import Proposals, Resources, Tool, ToolContext
 from gateway.cursor import CursorCodec
 from gateway.errors import Denied, GatewayError, RateLimited, ToolTimeout, Unavailable
 from gateway.limits import Limiter
@@ -64,6 +64,7 @@ class Stages:
     clock: Callable[[], datetime]
     scrubber: Scrubber
     shadow: ShadowStore | None
+    proposals: Proposals | None
     limiter: Limiter
     cache: ResultCache[_Result]
     cursors: CursorCodec
@@ -169,6 +170,7 @@ class Stages:
             clients=self.resources[info.capability.name].clients,
             tool=tool.name,
             cursors=self.cursors,
+            proposals=self.proposals,
         )
         timeout = float(call.policy_set.global_policy.tool_timeout_seconds)
         ttl = float(obligations.cache_ttl or 0)

@@ -220,6 +220,35 @@ def _bind_rule(
                 )
     if rule.scope is not None:
         _bind_scope(rule, at, cap, doc, out)
+    _bind_approval(rule, at, tools, doc, out)
+
+
+def _bind_approval(
+    rule: Rule, at: tuple[str, int], tools: list[Tool[Any, Any]], doc: YamlDoc, out: Bound
+) -> None:
+    """A rule that allows a write (proposing) tool must say who approves its proposals, and
+    may not cache its answers (a cached ticket would stand for a proposal never stored)."""
+    if rule.effect != "allow":
+        return
+    writes = [t for t in tools if t.proposes]
+    if writes and rule.cache is not None:
+        out.problems.append(
+            doc.error(
+                f"rule {rule.id} allows the write tool {writes[0].name}: no cache", (*at, "cache")
+            )
+        )
+    if rule.approval is not None:
+        return
+    for tool in writes:
+        if tool.proposes:
+            out.problems.append(
+                doc.error(
+                    f"rule {rule.id} allows the write tool {tool.name} without approval; "
+                    "add approval: {required: true, approvers: [...], expires_after: 24h}",
+                    (*at, "tools"),
+                )
+            )
+            return
 
 
 def _bind_scope(rule: Rule, at: tuple[str, int], cap: Capability, doc: YamlDoc, out: Bound) -> None:

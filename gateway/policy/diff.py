@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.policy.model import ArgBound, CapabilityPolicy, GlobalRule, Rule, Who
+from gateway.policy.model import Approval, ArgBound, CapabilityPolicy, GlobalRule, Rule, Who
 from gateway.policy.policyset import PolicySet
 
 __all__ = ["diff_sets", "who_text"]
@@ -102,11 +102,35 @@ def _rule_lines(old: Rule | None, new: Rule | None) -> list[str]:
         if a_scope.get(key) != b_scope.get(key):
             out.append(f"scope.{key}: {_show(a_scope.get(key))} -> {_show(b_scope.get(key))}")
     out += _result_lines(old, new)
+    out += _approval_lines(old.approval, new.approval)
     for key in ("limits", "cache", "redact"):
         a, b = getattr(old, key), getattr(new, key)
         if a != b:
             show = [v.model_dump(mode="json") if hasattr(v, "model_dump") else v for v in (a, b)]
             out.append(f"{key}: {_show(show[0])} -> {_show(show[1])}")
+    return out
+
+
+def _approval_lines(old: Approval | None, new: Approval | None) -> list[str]:
+    """Who may approve the rule's proposals, for how long, how many a day."""
+    if old == new:
+        return []
+    if old is None or new is None:
+        rule = new or old
+        assert rule is not None
+        verb = "added" if old is None else "removed"
+        return [f"approval {verb}: approvers {', '.join(rule.approvers)}"]
+    out = [
+        f"approval: {a} may now approve" for a in sorted(set(new.approvers) - set(old.approvers))
+    ]
+    out += [
+        f"approval: {a} may no longer approve"
+        for a in sorted(set(old.approvers) - set(new.approvers))
+    ]
+    for key in ("expires_after", "daily_quota"):
+        a, b = getattr(old, key), getattr(new, key)
+        if a != b:
+            out.append(f"approval.{key}: {a} -> {b}")
     return out
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "PERIODS",
+    "Approval",
     "ArgBound",
     "Cache",
     "CapabilityPolicy",
@@ -160,6 +161,46 @@ class Cache(_Strict):
     ttl_seconds: Annotated[float, Field(gt=0, le=86_400)]
 
 
+DURATION = re.compile(r"^([1-9]\d{0,5})(s|m|h|d)$")
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Matrix user id: ``@localpart:server``.
+MATRIX_USER = r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d{1,5})?$"
+
+
+class Approval(_Strict):
+    """What a proposal allowed by the rule needs before anything is written.
+
+    Required on every rule that allows a proposing (write) tool.
+    """
+
+    required: Literal[True] = True
+    #: Matrix user ids whose reaction or command counts (``@owner:lab.example``).
+    approvers: Annotated[
+        list[Annotated[str, Field(pattern=MATRIX_USER, max_length=255)]],
+        Field(min_length=1, max_length=50),
+    ]
+    #: How long a proposal waits for a decision: ``90s``, ``30m``, ``24h``, ``7d``.
+    expires_after: str = "24h"
+    #: Proposals one principal may make under this rule per UTC day.
+    daily_quota: Annotated[int, Field(ge=1, le=10_000)] = 50
+
+    @field_validator("expires_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        m = DURATION.match(value)
+        if m is None:
+            raise ValueError('expires_after must look like "24h" (s, m, h or d)')
+        if int(m[1]) * DURATION_SECONDS[m[2]] > 30 * 86400:
+            raise ValueError("expires_after is at most 30d")
+        return value
+
+    @property
+    def expires_seconds(self) -> int:
+        m = DURATION.match(self.expires_after)
+        assert m is not None  # validated
+        return int(m[1]) * DURATION_SECONDS[m[2]]
+
+
 class Rule(_Strict):
     id: Annotated[str, Field(pattern=RULE_ID, max_length=64)]
     effect: Literal["allow", "deny"] = "allow"
@@ -173,6 +214,7 @@ class Rule(_Strict):
     limits: Limits | None = None
     cache: Cache | None = None
     redact: list[Name] | None = None
+    approval: Approval | None = None
 
     @model_validator(mode="after")
     def _effect_keys(self) -> Rule:
@@ -192,7 +234,7 @@ class Rule(_Strict):
         else:
             extra = [
                 k
-                for k in ("args", "scope", "result", "limits", "cache", "redact")
+                for k in ("args", "scope", "result", "limits", "cache", "redact", "approval")
                 if getattr(self, k) is not None
             ]
             if extra:

@@ -12,6 +12,8 @@ that silently ignore malformed values, ignored unknown parameters, 400 on bad da
 404s that are identical for hidden and missing documents, the 403/404 existence oracle of
 the file endpoints, notes embedded in every document, and the search of
 ``fake_paperless_search``. ``faults`` injects recorded failures (e.g. the 500 HTML page).
+Writes (``PATCH``/``PUT`` of a document, ``bulk_edit``) are in ``fake_paperless_write``,
+checked against recordings of a real 2.20.15 (``recordings/writes-2.20.15/``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .fake_paperless_search import Indexed, SearchError, run_query, text_search
 from .fake_paperless_server import Logged, Reply, serve
+from .fake_paperless_write import write_request
 
 __all__ = ["FLAVOURS", "TOKENS", "FakePaperless", "Logged", "NameClash", "recording", "serve"]
 
@@ -211,11 +214,11 @@ class FakePaperless:
         return bool(user["is_superuser"]) or perm in user["user_permissions"]
 
     # -- entry point ------------------------------------------------------------------
-    def handle(self, method: str, target: str, headers: dict[str, str]) -> Reply:
+    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes = b"") -> Reply:
         parts = urlsplit(target)
         query = parse_qsl(parts.query, keep_blank_values=True)
         with self._lock:
-            self.log.append(Logged(method, parts.path, query, headers))
+            self.log.append(Logged(method, parts.path, query, headers, body))
             if self.faults:
                 return self.faults.pop(0)
         if not parts.path.endswith("/"):
@@ -235,6 +238,9 @@ class FakePaperless:
         user = self.users.get(key.strip())
         if user is None:
             return self._unauth("Invalid token.")
+        if method in ("PATCH", "PUT", "POST") and parts.path != "/api/search/":
+            with self._lock:
+                return write_request(self, method, parts.path, user, api, body)
         return self._route(method, parts.path, dict(query), user, api, headers.get("host", ""))
 
     def _route(

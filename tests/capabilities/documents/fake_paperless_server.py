@@ -18,6 +18,7 @@ class Logged:
     path: str
     query: list[tuple[str, str]]
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -29,7 +30,9 @@ class Reply:
 
 
 class _Fake(Protocol):
-    def handle(self, method: str, target: str, headers: dict[str, str]) -> Reply: ...
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> Reply: ...
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -41,9 +44,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve("POST")
 
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
+    def do_PUT(self) -> None:
+        self._serve("PUT")
+
     def _serve(self, method: str) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.fake.handle(method, self.path, headers)
+        length = int(headers.get("content-length", "0") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        reply = self.fake.handle(method, self.path, headers, body)
         self.send_response(reply.status)
         self.send_header("content-type", reply.content_type)
         for key, value in reply.headers.items():

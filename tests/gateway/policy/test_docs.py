@@ -22,6 +22,7 @@ MODELS: list[type[BaseModel]] = [
     model.ResultRule,
     model.Limits,
     model.Cache,
+    model.Approval,
     model.Rule,
     model.CapabilityPolicy,
     model.Maintenance,
