@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar, get_type_hints
@@ -144,6 +144,9 @@ class Resources:
 
     clients: Mapping[type[Any], Any]
     close: Callable[[], Awaitable[None]] | None = None
+    #: (label, value) of secrets the capability holds itself (not through ``http``): no
+    #: result, message or cause leaves the gateway with one of them.
+    secrets: Sequence[tuple[str, str]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +209,9 @@ class Capability:
     version: str = "1"
     #: Optional ``labgate doctor`` probe: upstream reachable, scope names resolve, preview.
     doctor: Callable[[DoctorContext], Awaitable[DoctorReport]] | None = None
+    #: ``available(tool_name)``: whether a tool can be offered right now (a fronted MCP tool
+    #: whose live definition no longer matches its pin is not); ``None``: always.
+    available: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.capability import Capability, Tool
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, PolicyError
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -24,6 +24,7 @@ __all__ = [
     "Reloadable",
     "builtin_capabilities",
     "load_registry",
+    "mcp_upstream_command",
     "registry_for",
 ]
 
@@ -113,17 +114,43 @@ def _declarative(directory: Path, upstream_names: Iterable[str]) -> tuple[Capabi
         raise ConfigError(f"declarative tools not loadable: {exc}", key=key) from None
 
 
+def _fronted(
+    section: Mapping[str, Any], pins_dir: Path
+) -> tuple[list[Capability], list[Reloadable]]:
+    """The fronted MCP servers: the ``mcp_upstream`` capability (configuration only), then
+    one capability per server, built from its pins (never by contacting the server)."""
+    from capabilities.mcp_upstream import CAPABILITY, build_fronted
+
+    try:
+        fronted = build_fronted(section, pins_dir)
+    except PolicyError as exc:
+        raise ConfigError(f"fronted MCP servers not loadable: {exc}", key="mcp_upstream") from None
+    return [CAPABILITY, *fronted.capabilities], list(fronted.servers)
+
+
+def mcp_upstream_command(
+    section: Mapping[str, Any], action: str, server: str, pins_dir: Path
+) -> int:
+    """``labgate mcp-upstream diff|accept SERVER`` (see capabilities/mcp_upstream/command.py)."""
+    from capabilities.mcp_upstream.command import run
+
+    return run(dict(section), action, server, pins_dir)
+
+
 def load_registry(
     extra: Iterable[str] = (),
     *,
     include: Iterable[Capability] = (),
     declarative_dir: Path | None = None,
     upstream_names: Iterable[str] = (),
+    mcp_upstream: Mapping[str, Any] | None = None,
+    pins_dir: Path = Path("policies"),
 ) -> Registry:
     """The built-ins, then ``include`` (tests), then the named extras.
 
     With ``declarative_dir`` the declarative capability is built from the operator's directory
-    (and reloads) instead of the shipped examples.
+    (and reloads) instead of the shipped examples. With ``mcp_upstream`` (the settings section)
+    each fronted MCP server is a capability, its tools read from ``<pins_dir>/<server>.pins.json``.
     """
     caps = builtin_capabilities()
     reloadable: list[Reloadable] = []
@@ -131,15 +158,23 @@ def load_registry(
         own, store = _declarative(declarative_dir, upstream_names)
         caps = [own if c.name == own.name else c for c in caps]
         reloadable.append(store)
+    if mcp_upstream is not None:
+        fronted, servers = _fronted(mcp_upstream, pins_dir)
+        caps.extend(fronted)
+        reloadable.extend(servers)
     return Registry([*caps, *include, *(_load(s) for s in extra)], reloadable)
 
 
-def registry_for(settings: Settings) -> Registry:
-    """The registry a deployment's settings describe."""
+def registry_for(settings: Settings, policy_dir: Path | None = None) -> Registry:
+    """The registry a deployment's settings describe; fronted MCP servers' pins are read from
+    ``policy_dir`` (default: the configured policy directory)."""
     section = settings.capabilities.get("declarative", {})
     directory = section.get("directory") if isinstance(section, dict) else None
+    fronted = settings.capabilities.get("mcp_upstream")
     return load_registry(
         settings.extra_capabilities,
         declarative_dir=Path(directory) if directory else None,
         upstream_names=settings.upstreams,
+        mcp_upstream=fronted if isinstance(fronted, dict) else None,
+        pins_dir=policy_dir if policy_dir is not None else settings.policy_dir,
     )
