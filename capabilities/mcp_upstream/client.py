@@ -1,4 +1,4 @@
-"""The only code that talks to a fronted MCP server: connect, list tools, call, ping.
+"""The only code that talks to a fronted MCP server: connect, list tools, call.
 
 Streamable HTTP and stdio are spoken by the official MCP SDK (``mcp``), which negotiates the
 protocol era (``auto``: the 2026 ``server/discover`` probe, falling back to the ``initialize``
@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import httpx2
 import mcp_types as types
 from mcp.client.client import Client
-from mcp.client.session import IncomingMessage, MessageHandlerFnT
+from mcp.client.session import IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -118,23 +118,32 @@ def _stdio_params(name: str, config: StdioServer) -> StdioServerParameters:
 OnToolsChanged = Callable[[], Awaitable[None]]
 
 
-def _message_handler(on_changed: OnToolsChanged) -> MessageHandlerFnT:
-    async def handle(message: IncomingMessage) -> None:
-        # A transport-level error (an unreadable message) is a reason to check the server too.
-        if isinstance(message, types.ToolListChangedNotification | Exception):
-            await on_changed()
+class _Heard:
+    """What the session heard besides answers: unreadable messages are counted."""
+
+    def __init__(self, on_changed: OnToolsChanged) -> None:
+        self.on_changed = on_changed
+        self.unreadable = 0
+
+    async def __call__(self, message: IncomingMessage) -> None:
+        if isinstance(message, Exception):
+            # A message that is not valid JSON-RPC: a call waiting now will never get its
+            # answer read (its timeout becomes upstream_error); check the server too.
+            self.unreadable += 1
+            await self.on_changed()
+        elif isinstance(message, types.ToolListChangedNotification):
+            await self.on_changed()
         else:
             await asyncio.sleep(0)
-
-    return handle
 
 
 class Connection:
     """One live session with one server."""
 
-    def __init__(self, client: Client, config: ServerConfig) -> None:
+    def __init__(self, client: Client, config: ServerConfig, heard: _Heard) -> None:
         self._client = client
         self._config = config
+        self._heard = heard
 
     @property
     def protocol_version(self) -> str:
@@ -159,18 +168,21 @@ class Connection:
 
     async def call(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
         deadline = self._config.call_timeout
-        result = await self._guard(
-            self._client.call_tool(tool, arguments, read_timeout_seconds=deadline), deadline
-        )
+        unreadable = self._heard.unreadable
+        try:
+            result = await self._guard(
+                self._client.call_tool(tool, arguments, read_timeout_seconds=deadline), deadline
+            )
+        except LinkSlow:
+            if self._heard.unreadable != unreadable:
+                raise LinkBroken("the server sent a message that is not valid JSON-RPC") from None
+            raise
         if not isinstance(result, types.CallToolResult):
             raise LinkBroken(f"tools/call answered {type(result).__name__}")
         size = len(result.model_dump_json(by_alias=True, exclude_none=True))
         if size > self._config.max_result_bytes:
             raise LinkTooLarge(f"result of {size} bytes (limit {self._config.max_result_bytes})")
         return result
-
-    async def ping(self) -> None:
-        await self._guard(self._client.send_ping(), self._config.connect_timeout)
 
     async def _guard(self, work: Awaitable[Any], deadline: float) -> Any:
         try:
@@ -208,11 +220,12 @@ async def connect(
             )
         else:
             transport = stdio_client(_stdio_params(name, config), errlog=errlog)
+        heard = _Heard(on_tools_changed)
         client = Client(
             transport,
             mode=config.protocol,
             read_timeout_seconds=config.call_timeout,
-            message_handler=_message_handler(on_tools_changed),
+            message_handler=heard,
             client_info=types.Implementation(name="labgate", version="1"),
             cache=None,
         )
@@ -225,7 +238,7 @@ async def connect(
             raise LinkBroken(f"handshake refused: JSON-RPC error {exc.code}") from None
         except OSError as exc:
             raise LinkDown(f"cannot start or reach the server: {type(exc).__name__}") from None
-        yield Connection(client, config)
+        yield Connection(client, config, heard)
 
 
 def devnull() -> TextIO:

@@ -77,7 +77,7 @@ class HttpAuth(_Strict):
 
 
 class _Common(_Strict):
-    #: Seconds to connect and complete the handshake (and to answer a ping).
+    #: Seconds to connect and complete the handshake.
     connect_timeout: float = Field(10.0, gt=0, le=120)
     #: Seconds one ``tools/call`` may take before it fails with ``upstream_timeout``.
     call_timeout: float = Field(30.0, gt=0, le=600)
@@ -87,7 +87,8 @@ class _Common(_Strict):
     max_items: int = Field(50, ge=1, le=1_000)
     #: Characters kept of one text block; longer text is cut and the answer marked partial.
     max_text_chars: int = Field(20_000, ge=100, le=50_000)
-    #: Seconds between tool listings (besides ``notifications/tools/list_changed``) and pings.
+    #: Seconds between tool listings (besides ``notifications/tools/list_changed``); a
+    #: listing that fails ends the connection, which is then made again.
     relist_seconds: float = Field(300.0, ge=1, le=86_400)
     #: Protocol era: ``auto`` probes the 2026 era and falls back to the initialize handshake.
     protocol: Protocol = "auto"

@@ -9,8 +9,8 @@ it disappears from every tool list and a call fails with ``upstream_unavailable`
 of that verdict is logged with a diff of the definitions and reported (the gateway audits it).
 
 A supervisor task per server connects, lists the tools, follows
-``notifications/tools/list_changed``, lists again every ``relist_seconds`` and pings in between;
-on any failure it reconnects with backoff. One server's trouble never touches another's.
+``notifications/tools/list_changed``, and lists again every ``relist_seconds`` (its health
+check too); on any failure it reconnects with backoff. One server's trouble never touches another's.
 """
 
 from __future__ import annotations
@@ -78,6 +78,15 @@ def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     b = json.dumps(new, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
     text = "\n".join(difflib.unified_diff(a, b, "pinned", "live", n=0, lineterm=""))
     return text[:_DIFF_MAX]
+
+
+def _leaves(exc: BaseException) -> str:
+    """``ExceptionGroup(LinkDown: ...)`` -> ``LinkDown: ...`` (class names and our own texts)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return ", ".join(_leaves(e) for e in exc.exceptions[:3])
+    if isinstance(exc, LinkDown | LinkSlow | LinkBroken):
+        return f"{type(exc).__name__}: {exc}"
+    return type(exc).__name__
 
 
 class FrontedServer:
@@ -260,7 +269,7 @@ class FrontedServer:
             except (LinkDown, LinkSlow, LinkBroken) as exc:
                 self._down(f"{type(exc).__name__}: {exc}")
             except Exception as exc:  # the SDK's task groups raise groups; never end the loop
-                self._down(type(exc).__name__)
+                self._down(_leaves(exc))
                 log.debug("mcp_upstream %s: session ended", self.name, exc_info=True)
             else:
                 self._down("session ended")
@@ -276,11 +285,11 @@ class FrontedServer:
             self.last_failure = None
             log.info("mcp_upstream %s: connected (protocol %s)", self.name, conn.protocol_version)
             while True:
-                try:
+                try:  # a listing is the health check too (ping is gone in the 2026 era)
                     async with asyncio.timeout(self.config.relist_seconds):
                         await self._relist.wait()
                 except TimeoutError:
-                    await conn.ping()
+                    pass
                 self._relist.clear()
                 self._listing(await conn.list_tools())
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
+import os
 
 from mcp.server.mcpserver import Context, MCPServer
 
 server = MCPServer("misbehaving")
+#: The protocol stream itself (the SDK diverts fd 1 to stderr once it serves stdio).
+WIRE = os.dup(1)
 
 
 @server.tool(name="hang")
@@ -29,12 +31,13 @@ def huge(megabytes: int) -> str:
 
 
 @server.tool(name="garbage")
-def garbage(ctx: Context) -> str:  # type: ignore[type-arg]
-    """Answers its own request with a result that is not an object, then exits."""
+async def garbage(ctx: Context) -> str:  # type: ignore[type-arg]
+    """Answers its own request with a result that is not an object, then a line that is not
+    JSON at all, and never with a valid answer."""
     rid = ctx.request_id
-    sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": rid, "result": "not an object"}) + "\n")
-    sys.stdout.write("this is not JSON at all\n")
-    sys.stdout.flush()
+    bad = json.dumps({"jsonrpc": "2.0", "id": rid, "result": "not an object"})
+    os.write(WIRE, (bad + "\nthis is not JSON at all\n").encode())
+    await asyncio.sleep(3600)
     return "never seen"
 
 

@@ -1,0 +1,74 @@
+"""A server that hangs, answers too much or breaks the protocol fails its calls with the typed
+upstream errors, and never affects another fronted server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from .support import accept_async, gateway, python_server, settings_for, write_policies
+
+POLICIES = {
+    "bad": """capability: bad
+rules:
+  - id: hermes-bad
+    who: {clients: [hermes]}
+    tools: [bad_hang, bad_huge, bad_garbage, bad_ok]
+""",
+    "good": """capability: good
+rules:
+  - id: hermes-good
+    who: {clients: [hermes]}
+    tools: [good_weather]
+""",
+}
+
+
+async def test_misbehaving_server_fails_typed_and_alone(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    write_policies(policies, POLICIES)
+    bad = {**python_server("misbehaving.py"), "call_timeout": 1, "max_result_bytes": 65536}
+    servers = {"bad": bad, "good": python_server("hostile.py")}
+    settings = settings_for(tmp_path, policies, servers)
+    for name in servers:
+        code, out = await accept_async(settings, name)
+        assert code == 0, out
+
+    async with gateway(settings) as lab:
+        token = lab.token()
+        hanging = asyncio.ensure_future(lab.rest(token, "bad_hang", {}))
+        # while one server hangs, the other answers
+        r = await lab.rest(token, "good_weather", {"city": "Lyon"})
+        assert r.status_code == 200, r.text
+        r = await hanging
+        assert r.status_code == 504 and r.json()["code"] == "upstream_timeout"
+
+        r = await lab.rest(token, "bad_huge", {"megabytes": 1})
+        assert r.status_code == 502 and r.json()["code"] == "upstream_error"
+        assert "x" * 100 not in r.text
+
+        r = await lab.rest(token, "bad_garbage", {})
+        assert r.status_code == 502 and r.json()["code"] == "upstream_error", r.text
+        assert "not an object" not in r.text
+
+        r = await lab.rest(token, "good_weather", {"city": "Lyon"})
+        assert r.status_code == 200, r.text
+        records = lab.records()
+        assert [rec["error_code"] for rec in records if rec["tool"] == "bad_huge"] == [
+            "upstream_error"
+        ]
+
+
+async def test_server_down_is_upstream_unavailable(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    write_policies(policies, {"good": POLICIES["good"]})
+    settings = settings_for(tmp_path, policies, {"good": python_server("hostile.py")})
+    assert (await accept_async(settings, "good"))[0] == 0
+    # the same pins, now served by a command that does not exist: the server is down
+    down = {"transport": "stdio", "command": str(tmp_path / "no-such-server"), "connect_timeout": 1}
+    settings = settings_for(tmp_path, policies, {"good": down})
+    async with gateway(settings) as lab:
+        token = lab.token()
+        assert "good_weather" not in await lab.rest_list(token)
+        r = await lab.rest(token, "good_weather", {"city": "Lyon"})
+        assert r.status_code == 502 and r.json()["code"] == "upstream_unavailable"
