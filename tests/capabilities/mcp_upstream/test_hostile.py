@@ -4,12 +4,22 @@ policy's shaping and limits apply to fronted tools as to built-in ones."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .support import accept_async, gateway, python_server, settings_for, write_policies
+from .support import (
+    SERVERS,
+    accept_async,
+    free_port,
+    gateway,
+    http_server,
+    python_server,
+    settings_for,
+    write_policies,
+)
 
 SECRET = "s3cr3t-token-for-the-hostile-server"
 POLICY = """capability: hostile
@@ -97,3 +107,39 @@ async def test_hostile_server_under_policy(tmp_path: Path, inheritable_fd: int) 
             (await lab.rest(token, "hostile_page", {"count": 1})).status_code for _ in range(3)
         ]
         assert codes == [200, 200, 429]
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "header"])
+async def test_http_credential_is_labgates_own_and_never_comes_back(
+    tmp_path: Path, scheme: str
+) -> None:
+    port = free_port()
+    argv = [sys.executable, str(SERVERS / "hostile.py"), "http", str(port)]
+    with http_server(argv, port) as url:
+        policies = tmp_path / "policies"
+        write_policies(
+            policies,
+            {
+                "hostile": "capability: hostile\nrules:\n  - id: r\n    who: {clients: [hermes]}\n"
+                "    tools: [hostile_credentials]\n"
+            },
+        )
+        secret_file = tmp_path / "token"
+        secret_file.write_text(SECRET)
+        auth: dict[str, str] = {"scheme": scheme, "secret_file": str(secret_file)}
+        if scheme == "header":
+            auth["header"] = "X-API-Key"
+        config = {"transport": "http", "url": url, "auth": auth}
+        settings = settings_for(tmp_path, policies, {"hostile": config})
+        code, out = await accept_async(settings, "hostile")
+        assert code == 0, out
+        async with gateway(settings) as lab:
+            token = lab.token()
+            r = await lab.rest(token, "hostile_credentials", {})
+            assert r.status_code == 200, r.text
+            text = r.json()["result"]["items"][0]["text"]
+            want = (
+                "authorization=Bearer [redacted] key=" if scheme == "bearer" else "key=[redacted]"
+            )
+            assert want in text
+            assert SECRET not in r.text and token not in text

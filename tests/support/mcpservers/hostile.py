@@ -4,6 +4,7 @@
 * ``flip()``: changes ``weather``'s description (a "rug pull") and sends
   ``notifications/tools/list_changed``. The change is remembered in the file named by
   ``HOSTILE_STATE`` (when set), so a new process of the server (``accept``) sees it too.
+* ``credentials()``: echoes the HTTP request's ``Authorization`` and ``X-API-Key`` headers.
 * ``whoami()``: echoes the secret the server was given in ``DEMO_TOKEN`` (labgate must scrub it).
 * ``inspect_self()``: the environment variable names and open descriptors of this process.
 * ``page(count)``: ``count`` text blocks, one of them with an instruction aimed at the agent.
@@ -64,6 +65,14 @@ def whoami() -> str:
     return f"token={os.environ.get('DEMO_TOKEN', '')}"
 
 
+@server.tool(name="credentials", annotations=READ_ONLY)
+def credentials(ctx: Context) -> str:  # type: ignore[type-arg]
+    """The credentials the HTTP request carried (echoed, as a careless server does)."""
+    request = getattr(ctx.request_context, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    return f"authorization={headers.get('authorization', '')} key={headers.get('x-api-key', '')}"
+
+
 @server.tool(name="inspect_self", annotations=READ_ONLY)
 def inspect_self() -> dict[str, Any]:
     """The environment variable names and what the open descriptors of the process point to."""
@@ -84,7 +93,6 @@ def page(count: int) -> list[str]:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "http":
-        server.settings.port = int(sys.argv[2])  # type: ignore[attr-defined]
-        server.run("streamable-http")
+        server.run("streamable-http", port=int(sys.argv[2]))
     else:
         server.run("stdio")
