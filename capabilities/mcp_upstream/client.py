@@ -4,7 +4,8 @@ Streamable HTTP and stdio are spoken by the official MCP SDK (``mcp``), which ne
 protocol era (``auto``: the 2026 ``server/discover`` probe, falling back to the ``initialize``
 handshake). labgate adds around it what it adds to every upstream: its own credential read
 from a file (the agent's token never goes upstream), no redirects off the configured origin,
-connect and call deadlines, a result size cap, no proxy from the environment, and for stdio a
+connect and call deadlines, a size cap (HTTP answers to a POST are cut while they are read,
+every result is measured), no proxy from the environment, and for stdio a
 child with a clean environment, no inherited descriptors and its stderr discarded.
 
 Failures leave as the four exceptions below, never as SDK or upstream text (their message is
@@ -77,7 +78,61 @@ def secret_values(name: str, config: ServerConfig) -> list[tuple[str, str]]:
     return out
 
 
-def _http_client(name: str, config: HttpServer) -> httpx2.AsyncClient:
+#: Room for HTTP/SSE framing around an answer of ``max_result_bytes``.
+_FRAMING_BYTES = 64 * 1024
+
+
+class _CappedBody(httpx2.AsyncByteStream):
+    """A response body that ends early once it exceeds ``limit`` bytes."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, limit: int, heard: _Heard) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._heard = heard
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        total = 0
+        async for chunk in self._inner:
+            total += len(chunk)
+            if total > self._limit:
+                # Stop reading: the answer ends here, unreadable, and the call fails for its
+                # size (raising instead would end the whole session in the SDK).
+                self._heard.oversized += 1
+                return
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _CappedTransport(httpx2.AsyncBaseTransport):
+    """Caps the body of every answer to a POST (a JSON answer or the event stream that carries
+    it); the long-lived GET event stream is capped per event by the SDK instead."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limit: int, heard: _Heard) -> None:
+        self._inner = inner
+        self._limit = limit
+        self._heard = heard
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if request.method != "POST":
+            return response
+        stream = response.stream
+        assert isinstance(stream, httpx2.AsyncByteStream)
+        return httpx2.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=_CappedBody(stream, self._limit, self._heard),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _http_client(name: str, config: HttpServer, heard: _Heard) -> httpx2.AsyncClient:
     headers = dict(config.headers)
     if config.auth is not None:
         key = f"capabilities.mcp_upstream.servers.{name}.auth.secret_file"
@@ -92,10 +147,12 @@ def _http_client(name: str, config: HttpServer) -> httpx2.AsyncClient:
         verify = ssl.create_default_context(cafile=str(config.verify_tls))
     else:
         verify = config.verify_tls
+    inner = httpx2.AsyncHTTPTransport(verify=verify, trust_env=False)
+    limit = config.max_result_bytes + _FRAMING_BYTES
     return httpx2.AsyncClient(
         headers=headers,
         timeout=httpx2.Timeout(config.connect_timeout, read=_STREAM_READ_SECONDS),
-        verify=verify,
+        transport=_CappedTransport(inner, limit, heard),
         follow_redirects=False,
         trust_env=False,
     )
@@ -119,11 +176,13 @@ OnToolsChanged = Callable[[], Awaitable[None]]
 
 
 class _Heard:
-    """What the session heard besides answers: unreadable messages are counted."""
+    """What the session heard besides answers: unreadable messages and answers cut for their
+    size are counted (so a call that fails meanwhile is reported for what happened)."""
 
     def __init__(self, on_changed: OnToolsChanged) -> None:
         self.on_changed = on_changed
         self.unreadable = 0
+        self.oversized = 0
 
     async def __call__(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):
@@ -169,11 +228,15 @@ class Connection:
     async def call(self, tool: str, arguments: dict[str, Any]) -> types.CallToolResult:
         deadline = self._config.call_timeout
         unreadable = self._heard.unreadable
+        oversized = self._heard.oversized
         try:
             result = await self._guard(
                 self._client.call_tool(tool, arguments, read_timeout_seconds=deadline), deadline
             )
-        except LinkSlow:
+        except (LinkSlow, LinkDown, LinkBroken):
+            if self._heard.oversized != oversized:
+                limit = self._config.max_result_bytes
+                raise LinkTooLarge(f"answer cut at more than {limit} bytes") from None
             if self._heard.unreadable != unreadable:
                 raise LinkBroken("the server sent a message that is not valid JSON-RPC") from None
             raise
@@ -212,15 +275,17 @@ async def connect(
     name: str, config: ServerConfig, on_tools_changed: OnToolsChanged, errlog: TextIO
 ) -> AsyncIterator[Connection]:
     """A connected, negotiated session; :class:`LinkDown` / :class:`LinkSlow` when it fails."""
+    heard = _Heard(on_tools_changed)
     async with AsyncExitStack() as stack:
         if isinstance(config, HttpServer):
-            http = await stack.enter_async_context(_http_client(name, config))
+            http = await stack.enter_async_context(_http_client(name, config, heard))
             transport: Any = streamable_http_client(
-                config.url, http_client=http, max_sse_event_size=config.max_result_bytes
+                config.url,
+                http_client=http,
+                max_sse_event_size=config.max_result_bytes + 2 * _FRAMING_BYTES,
             )
         else:
             transport = stdio_client(_stdio_params(name, config), errlog=errlog)
-        heard = _Heard(on_tools_changed)
         client = Client(
             transport,
             mode=config.protocol,

@@ -4,9 +4,21 @@ upstream errors, and never affects another fronted server."""
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
-from .support import accept_async, gateway, python_server, settings_for, write_policies
+import pytest
+
+from .support import (
+    SERVERS,
+    accept_async,
+    free_port,
+    gateway,
+    http_server,
+    python_server,
+    settings_for,
+    write_policies,
+)
 
 POLICIES = {
     "bad": """capability: bad
@@ -72,3 +84,30 @@ async def test_server_down_is_upstream_unavailable(tmp_path: Path) -> None:
         assert "good_weather" not in await lab.rest_list(token)
         r = await lab.rest(token, "good_weather", {"city": "Lyon"})
         assert r.status_code == 502 and r.json()["code"] == "upstream_unavailable"
+
+
+@pytest.mark.parametrize("protocol", ["legacy", "2026-07-28"])
+async def test_oversized_http_answer_is_cut_and_the_session_survives(
+    tmp_path: Path, protocol: str
+) -> None:
+    port = free_port()
+    argv = [sys.executable, str(SERVERS / "hostile.py"), "http", str(port)]
+    with http_server(argv, port) as url:
+        policies = tmp_path / "policies"
+        write_policies(
+            policies,
+            {
+                "hostile": "capability: hostile\nrules:\n  - id: r\n    who: {clients: [hermes]}\n"
+                "    tools: [hostile_page]\n"
+            },
+        )
+        config = {"transport": "http", "url": url, "protocol": protocol, "max_result_bytes": 65536}
+        settings = settings_for(tmp_path, policies, {"hostile": config})
+        assert (await accept_async(settings, "hostile"))[0] == 0
+        async with gateway(settings) as lab:
+            token = lab.token()
+            r = await lab.rest(token, "hostile_page", {"count": 50_000})
+            assert r.status_code == 502 and r.json()["code"] == "upstream_error", r.text
+            assert "answer cut" in lab.records()[-1]["notes"]["cause"]
+            r = await lab.rest(token, "hostile_page", {"count": 2})
+            assert r.status_code == 200, r.text
