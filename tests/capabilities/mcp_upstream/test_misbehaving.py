@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,30 @@ async def test_oversized_http_answer_is_cut_and_the_session_survives(
             assert "answer cut" in lab.records()[-1]["notes"]["cause"]
             r = await lab.rest(token, "hostile_page", {"count": 2})
             assert r.status_code == 200, r.text
+
+
+async def test_a_restarted_server_is_reconnected(tmp_path: Path) -> None:
+    port = free_port()
+    argv = [sys.executable, str(SERVERS / "hostile.py"), "http", str(port)]
+    policies = tmp_path / "policies"
+    write_policies(policies, {"good": POLICIES["good"]})
+    url = f"http://127.0.0.1:{port}/mcp"
+    config = {"transport": "http", "url": url, "relist_seconds": 1, "connect_timeout": 2}
+    settings = settings_for(tmp_path, policies, {"good": config})
+    with ExitStack() as first:
+        first.enter_context(http_server(argv, port))
+        assert (await accept_async(settings, "good"))[0] == 0
+        async with gateway(settings) as lab:
+            token = lab.token()
+            r = await lab.rest(token, "good_weather", {"city": "Lyon"})
+            assert r.status_code == 200, r.text
+
+            first.close()  # the server goes away
+            r = await lab.rest(token, "good_weather", {"city": "Lyon"})
+            assert r.status_code == 502 and r.json()["code"] == "upstream_unavailable", r.text
+
+            with http_server(argv, port):  # and comes back: labgate reconnects on its own
+                while "good_weather" not in await lab.rest_list(token):
+                    await asyncio.sleep(0.1)
+                r = await lab.rest(token, "good_weather", {"city": "Lyon"})
+                assert r.status_code == 200, r.text
