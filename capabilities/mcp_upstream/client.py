@@ -28,6 +28,7 @@ from mcp.client.client import Client
 from mcp.client.session import IncomingMessage
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared.exceptions import MCPError
 
 from gateway.secrets import read_secret_file
@@ -246,6 +247,21 @@ class Connection:
         if size > self._config.max_result_bytes:
             raise LinkTooLarge(f"result of {size} bytes (limit {self._config.max_result_bytes})")
         return result
+
+    async def follow_changes(self, on_changed: OnToolsChanged) -> None:
+        """2026-07-28 era: ``subscriptions/listen`` for tool list changes, until it ends.
+
+        (The handshake era delivers ``notifications/tools/list_changed`` to the message
+        handler instead.) A server that does not offer it is listed periodically only.
+        """
+        try:
+            async with self._client.listen(tools_list_changed=True) as subscription:
+                if not subscription.honored.tools_list_changed:
+                    return
+                async for _event in subscription:
+                    await on_changed()
+        except (ListenNotSupportedError, SubscriptionLost, MCPError, TimeoutError):
+            return
 
     async def _guard(self, work: Awaitable[Any], deadline: float) -> Any:
         try:

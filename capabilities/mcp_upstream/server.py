@@ -113,6 +113,7 @@ class FrontedServer:
         self._task: asyncio.Task[None] | None = None
         self._errlog: TextIO | None = None
         self._listeners: list[Callable[[PinEvent], None]] = []
+        self._had_session = False
 
     # -- the Reloadable protocol (gateway/registry.py) --------------------------------------
 
@@ -264,6 +265,7 @@ class FrontedServer:
     async def _supervise(self) -> None:
         backoff = BACKOFF_FIRST
         while True:
+            self._had_session = False
             try:
                 await self._session()
             except (LinkDown, LinkSlow, LinkBroken) as exc:
@@ -273,6 +275,8 @@ class FrontedServer:
                 log.debug("mcp_upstream %s: session ended", self.name, exc_info=True)
             else:
                 self._down("session ended")
+            if self._had_session:
+                backoff = BACKOFF_FIRST  # it worked until now: retry soon
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, BACKOFF_MAX)
 
@@ -281,17 +285,30 @@ class FrontedServer:
         async with connect(self.name, self.config, self._tools_changed, self._errlog) as conn:
             self._listing(await conn.list_tools())
             self._connection, self.connected = conn, True
+            self._had_session = True
             self.protocol_version = conn.protocol_version
             self.last_failure = None
             log.info("mcp_upstream %s: connected (protocol %s)", self.name, conn.protocol_version)
-            while True:
-                try:  # a listing is the health check too (ping is gone in the 2026 era)
-                    async with asyncio.timeout(self.config.relist_seconds):
-                        await self._relist.wait()
-                except TimeoutError:
-                    pass
-                self._relist.clear()
-                self._listing(await conn.list_tools())
+            follower = asyncio.get_running_loop().create_task(
+                conn.follow_changes(self._tools_changed), name=f"mcp-upstream-{self.name}-listen"
+            )
+            try:
+                await self._relist_loop(conn)
+            finally:
+                follower.cancel()
+                await asyncio.gather(follower, return_exceptions=True)
+
+    async def _relist_loop(self, conn: Connection) -> None:
+        """List again on a change notice, after a failing call, and every ``relist_seconds``
+        (a listing is the health check too: ping is gone in the 2026 era)."""
+        while True:
+            try:
+                async with asyncio.timeout(self.config.relist_seconds):
+                    await self._relist.wait()
+            except TimeoutError:
+                pass
+            self._relist.clear()
+            self._listing(await conn.list_tools())
 
     def relist_soon(self) -> None:
         """A call saw the connection fail: check it now rather than at the next interval."""

@@ -50,7 +50,7 @@ async def test_changed_description_withdraws_the_tool_until_accepted(
         **python_server("hostile.py"),
         "env": {"HOSTILE_STATE": str(tmp_path / "flipped")},
         "protocol": protocol,
-        "relist_seconds": 1,
+        "relist_seconds": 3600,  # the change must come from the notification
     }
     settings = settings_for(tmp_path, policies, {"hostile": config})
     code, out = await accept_async(settings, "hostile")
@@ -64,6 +64,7 @@ async def test_changed_description_withdraws_the_tool_until_accepted(
         assert r.status_code == 200, r.text
 
         server = _server(lab)
+        assert server.protocol_version == ("2025-11-25" if protocol == "legacy" else "2026-07-28")
         waiting = asyncio.ensure_future(_withdrawn(server, "hostile_weather"))
         r = await lab.rest(token, "hostile_flip", {})
         assert r.status_code == 200, r.text

@@ -52,10 +52,11 @@ async def flip(ctx: Context) -> str:  # type: ignore[type-arg]
             handle.write("flipped")
     server.remove_tool("weather")
     server.add_tool(weather, name="weather", description=CHANGED, annotations=READ_ONLY)
-    try:
+    await ctx.notify_tools_changed()  # 2026-07-28: to subscriptions/listen streams
+    try:  # the handshake era: a notification on the session
         await ctx.request_context.session.send_tool_list_changed()
-    except Exception as exc:  # an era without this notification: the relist finds it later
-        return f"flipped (no notification: {type(exc).__name__})"
+    except Exception as exc:
+        return f"flipped (no session notification: {type(exc).__name__})"
     return "flipped"
 
 
