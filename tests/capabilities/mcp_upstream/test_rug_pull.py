@@ -52,7 +52,7 @@ async def test_changed_description_withdraws_the_tool_until_accepted(
         "protocol": protocol,
         "relist_seconds": 3600,  # the change must come from the notification
     }
-    settings = settings_for(tmp_path, policies, {"hostile": config})
+    settings = settings_for(tmp_path, policies, {"hostile": config}, watch_policies=True)
     code, out = await accept_async(settings, "hostile")
     assert code == 0, out
     before = load_pins(pins_path(policies, "hostile"), "hostile").tools["hostile_weather"]
@@ -99,8 +99,8 @@ async def test_changed_description_withdraws_the_tool_until_accepted(
         assert code == 0 and "~ hostile_weather changed" in out, out
         after = load_pins(pins_path(policies, "hostile"), "hostile").tools["hostile_weather"]
         assert after.sha256 != before.sha256
-        server.reload()  # what the file watch or SIGHUP does
-        assert "hostile_weather" in await lab.rest_list(token)
+        while "hostile_weather" not in await lab.rest_list(token):  # the pins file is watched
+            await asyncio.sleep(0.05)
         r = await lab.rest(token, "hostile_weather", {"city": "Lyon"})
         assert r.status_code == 200, r.text
 
