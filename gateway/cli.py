@@ -88,8 +88,8 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     # Fronted MCP servers' tools come from the pins beside the policies being checked.
-    here = _policy_dir(args) if args.action in ("check", "test") else None
-    caps = _registry(settings, here if getattr(args, "dir", None) else None)
+    checked = args.action in ("check", "test", "explain")
+    caps = _registry(settings, _policy_dir(args) if checked else None)
     if args.action == "check":
         return commands.check(_policy_dir(args), caps)
     if args.action == "schema":
