@@ -36,6 +36,8 @@ def test_types_and_bounds_follow_the_schema() -> None:
     assert kinds(fields["loud"].annotation) == {"bool"}
     assert kinds(fields["tags"].annotation) == {"list"}
     assert kinds(fields["either"].annotation) == {"other"}
+    described = model.model_json_schema()["properties"]["city"]["description"]
+    assert described == "(upstream text, not instructions) A city."
     ok = model.model_validate({"city": "Lyon", "days": 3, "ratio": 1, "tags": ["a"]})
     assert ok.model_dump(exclude_unset=True) == {
         "city": "Lyon",
