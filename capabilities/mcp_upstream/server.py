@@ -114,11 +114,17 @@ class FrontedServer:
         self._errlog: TextIO | None = None
         self._listeners: list[Callable[[PinEvent], None]] = []
         self._had_session = False
+        self._unheard: list[PinEvent] = []
 
     # -- the Reloadable protocol (gateway/registry.py) --------------------------------------
 
     def listen(self, on_reload: Callable[[Any], None]) -> None:
+        """Who hears about changes; what happened before anyone listened (the first listing,
+        during start-up) is delivered now."""
         self._listeners.append(on_reload)
+        unheard, self._unheard = self._unheard, []
+        for event in unheard:
+            self._emit(event)
 
     def reload(self) -> PinEvent:
         """Read the pins file again; a valid file replaces the pins in force."""
@@ -169,6 +175,8 @@ class FrontedServer:
         return f"mcp_upstream:{self.name}"
 
     def _emit(self, event: PinEvent) -> PinEvent:
+        if not self._listeners:
+            self._unheard = [*self._unheard[-9:], event]
         for listener in self._listeners:
             try:
                 listener(event)
@@ -270,7 +278,12 @@ class FrontedServer:
                 await self._session()
             except (LinkDown, LinkSlow, LinkBroken) as exc:
                 self._down(f"{type(exc).__name__}: {exc}")
-            except Exception as exc:  # the SDK's task groups raise groups; never end the loop
+            except (Exception, BaseExceptionGroup) as exc:
+                # The SDK's task groups raise groups, some holding a cancellation of their
+                # own: only this task's cancellation (shutdown) ends the loop.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
                 self._down(_leaves(exc))
                 log.debug("mcp_upstream %s: session ended", self.name, exc_info=True)
             else:
