@@ -125,3 +125,25 @@ async def test_a_pin_edited_by_hand_does_not_load(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="sha256 does not match"):
         registry_for(settings)
+
+
+async def test_a_tool_changed_before_start_is_withdrawn_and_audited(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    write_policies(policies, {"hostile": POLICY})
+    state = tmp_path / "flipped"
+    config = {**python_server("hostile.py"), "env": {"HOSTILE_STATE": str(state)}}
+    settings = settings_for(tmp_path, policies, {"hostile": config})
+    assert (await accept_async(settings, "hostile"))[0] == 0
+    state.write_text("flipped")  # changed while labgate was down
+    async with gateway(settings) as lab:
+        token = lab.token()
+        assert "hostile_weather" not in await lab.rest_list(token)
+        assert "hostile_flip" in await lab.rest_list(token)
+        while True:  # heard during start-up, audited once the audit log is open
+            notes = [
+                json.loads(r["notes"]) if isinstance(r["notes"], str) else r["notes"]
+                for r in await _records(lab)
+            ]
+            if any(n.get("tools", {}).get("hostile_weather") == "changed" for n in notes):
+                break
+            await asyncio.sleep(0.05)
