@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -18,9 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import Runtime, create_app
+from gateway.app import create_app
 from gateway.auth.dev import DevIssuer
 from gateway.registry import registry_for
+from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings
 from tests.support.faces import NOON, Faces
 
@@ -38,7 +40,7 @@ EVERYTHING = (
 GLOBAL_POLICY = "kill_switch: false\nmax_result_chars: 50000\ntool_timeout_seconds: 20\n"
 
 
-def python_server(script: str, **extra: Any) -> dict[str, Any]:
+def python_server(script: str) -> dict[str, Any]:
     """A stdio server written with the Python SDK, run by this interpreter."""
     return {"transport": "stdio", "command": sys.executable, "args": [str(SERVERS / script)]}
 
@@ -74,14 +76,12 @@ def http_server(argv: list[str], port: int, env: dict[str, str] | None = None) -
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
-                import time
-
                 time.sleep(0.1)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=3)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -122,6 +122,8 @@ async def accept_async(settings: Settings, server: str, action: str = "accept") 
 
 
 class Lab(Faces):
+    """The faces of a gateway, and its runtime (to reach the fronted servers and the journal)."""
+
     runtime: Runtime
 
 
