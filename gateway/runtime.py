@@ -187,7 +187,11 @@ class Runtime:
             # The last good set stays in force, but an operator must see the refused edit.
             ok = ok and store.last_error is None
         for source in self.registry.reloadable:
-            checks.setdefault("tools", []).append({"last_error": source.last_error})
+            entry: dict[str, Any] = {"last_error": source.last_error}
+            status = getattr(source, "status", None)  # e.g. a fronted MCP server's connection
+            if callable(status):
+                entry.update(status())
+            checks.setdefault("tools", []).append(entry)
             ok = ok and source.last_error is None
         if self.journal is not None:
             writable = await self.journal.check()

@@ -161,6 +161,16 @@ class FrontedServer:
     def available(self, tool: str) -> bool:
         return self.state(tool) == "ok"
 
+    def status(self) -> dict[str, Any]:
+        """For ``/readyz`` (informational: a server's trouble never makes labgate unready)."""
+        return {
+            "source": self._source(),
+            "connected": self.connected,
+            "protocol": self.protocol_version,
+            "last_failure": self.last_failure,
+            "withdrawn": {t: self.state(t) for t in self.built.tools if not self.available(t)},
+        }
+
     def pin(self, tool: str) -> Pin:
         return self.built.tools[tool]
 

@@ -139,6 +139,10 @@ async def test_a_tool_changed_before_start_is_withdrawn_and_audited(tmp_path: Pa
         token = lab.token()
         assert "hostile_weather" not in await lab.rest_list(token)
         assert "hostile_flip" in await lab.rest_list(token)
+        ready, checks = await lab.runtime.readiness()
+        assert ready  # one server's trouble does not make labgate unready, but it shows
+        fronted = next(c for c in checks["tools"] if c.get("source") == "mcp_upstream:hostile")
+        assert fronted["connected"] and fronted["withdrawn"] == {"hostile_weather": "changed"}
         while True:  # heard during start-up, audited once the audit log is open
             notes = [
                 json.loads(r["notes"]) if isinstance(r["notes"], str) else r["notes"]
