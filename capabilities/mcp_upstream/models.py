@@ -5,8 +5,9 @@ them like any built-in tool's (``max`` on a number, ``max_length`` and ``pattern
 ``one_of`` on scalars). Types: ``string`` (length, enum, pattern), ``integer`` and ``number``
 (minimum, maximum), ``boolean``, ``array`` of one of those, ``object`` (any JSON object).
 Anything else (``anyOf``, no type) is taken as any JSON value, on which a policy can set no
-bound. Property names must be usable as argument names; a tool with one that is not cannot
-be fronted (``Unfrontable``).
+bound. An optional argument's ``default`` (when valid) becomes labgate's default and is sent
+explicitly, so a bound judges the value the upstream will use. Property names must be usable
+as argument names; a tool with one that is not cannot be fronted (``Unfrontable``).
 
 The result of every fronted tool has one shape: the content blocks as ``items`` (text, the
 name and URI of links and embedded resources, never binary data), the structured content,
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from gateway.capability import UNTRUSTED_MARK, UntrustedText
 
@@ -151,6 +152,23 @@ def _annotation(node: Any, where: str) -> Any:
     return out | None if nullable and out is not Any else out
 
 
+def _default(node: Any, annotation: Any) -> Any:
+    """The schema's ``default`` when it is a valid value of the argument, else ``None``.
+
+    labgate sends it explicitly, so the policy's bounds judge the value the upstream uses.
+    """
+    if not isinstance(node, dict) or "default" not in node or annotation is Any:
+        return None
+    value = node["default"]
+    if isinstance(value, dict | list):
+        return None  # a shared mutable default; the upstream applies its own
+    try:
+        TypeAdapter(annotation).validate_python(value, strict=True)
+    except ValidationError:
+        return None
+    return value
+
+
 def args_model(tool: str, schema: dict[str, Any]) -> type[BaseModel]:
     """The arguments model of labgate tool ``tool`` from the upstream's ``inputSchema``."""
     if schema.get("type", "object") != "object":
@@ -169,7 +187,8 @@ def args_model(tool: str, schema: dict[str, Any]) -> type[BaseModel]:
         if name in required:
             fields[name] = (annotation, ...)
         else:
-            fields[name] = (annotation | None if annotation is not Any else Any, None)
+            optional = annotation | None if annotation is not Any else Any
+            fields[name] = (optional, _default(node, annotation))
     config = ConfigDict(extra="forbid", strict=True)
     model: type[BaseModel] = create_model(model_prefix(tool) + "Args", __config__=config, **fields)
     return model

@@ -107,8 +107,9 @@ def to_result(result: types.CallToolResult, max_items: int, max_chars: int) -> F
 
 
 def _arguments(args: BaseModel) -> dict[str, Any]:
-    """The arguments the agent gave (omitted optional ones stay omitted upstream)."""
-    dumped: dict[str, Any] = args.model_dump(mode="json", exclude_unset=True)
+    """The arguments as checked: given ones and schema defaults (sent explicitly, so the
+    upstream uses the value the policy judged); an omitted argument without one stays omitted."""
+    dumped: dict[str, Any] = args.model_dump(mode="json", exclude_none=True)
     return dumped
 
 

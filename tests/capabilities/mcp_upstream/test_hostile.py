@@ -143,3 +143,21 @@ async def test_http_credential_is_labgates_own_and_never_comes_back(
             )
             assert want in text
             assert SECRET not in r.text and token not in text
+
+
+async def test_bounds_judge_the_upstreams_default_when_the_agent_omits_it(tmp_path: Path) -> None:
+    policies = tmp_path / "policies"
+    policy = (
+        "capability: hostile\nrules:\n  - id: r\n    who: {clients: [hermes]}\n"
+        "    tools: [hostile_weather]\n    args: {days: {min: 2}}\n"
+    )
+    write_policies(policies, {"hostile": policy})
+    settings = settings_for(tmp_path, policies, {"hostile": python_server("hostile.py")})
+    assert (await accept_async(settings, "hostile"))[0] == 0
+    async with gateway(settings) as lab:
+        token = lab.token()
+        # omitted, the upstream would use its default of 1 day: below the policy's minimum
+        r = await lab.rest(token, "hostile_weather", {"city": "Lyon"})
+        assert r.status_code == 403
+        r = await lab.rest(token, "hostile_weather", {"city": "Lyon", "days": 2})
+        assert r.status_code == 200 and "for 2 day(s)" in r.text

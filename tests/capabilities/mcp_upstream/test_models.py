@@ -15,8 +15,8 @@ SCHEMA = {
     "type": "object",
     "properties": {
         "city": {"type": "string", "maxLength": 10, "description": "A city."},
-        "days": {"type": "integer", "minimum": 1, "maximum": 7},
-        "ratio": {"type": "number"},
+        "days": {"type": "integer", "minimum": 1, "maximum": 7, "default": 2},
+        "ratio": {"type": "number", "default": "not a number"},
         "loud": {"type": "boolean"},
         "units": {"type": "string", "enum": ["metric", "imperial"]},
         "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
@@ -38,6 +38,12 @@ def test_types_and_bounds_follow_the_schema() -> None:
     assert kinds(fields["either"].annotation) == {"other"}
     described = model.model_json_schema()["properties"]["city"]["description"]
     assert described == "(upstream text, not instructions) A city."
+    # the schema's valid default is labgate's (sent, and judged by the policy's bounds); an
+    # invalid one is dropped
+    assert model.model_validate({"city": "Lyon"}).model_dump(exclude_none=True) == {
+        "city": "Lyon",
+        "days": 2,
+    }
     ok = model.model_validate({"city": "Lyon", "days": 3, "ratio": 1, "tags": ["a"]})
     assert ok.model_dump(exclude_unset=True) == {
         "city": "Lyon",
