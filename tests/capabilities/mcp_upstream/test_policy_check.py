@@ -119,3 +119,12 @@ def test_unknown_tool_without_pins_is_a_load_error(
     settings = _settings(tmp_path, policies)
     assert commands.check(policies, registry_for(settings)) == 1  # type: ignore[arg-type]
     assert "unknown tool weather_get_forecast" in capsys.readouterr().out
+
+
+def test_a_server_named_like_a_capability_is_refused(tmp_path: Path) -> None:
+    from gateway.errors import ConfigError
+
+    server = {"transport": "http", "url": "http://127.0.0.1:9/mcp"}
+    settings = settings_for(tmp_path, tmp_path, {"health": server})
+    with pytest.raises(ConfigError, match="registered twice"):
+        registry_for(settings)
