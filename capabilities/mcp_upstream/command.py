@@ -24,7 +24,7 @@ from .models import Unfrontable, args_model
 from .naming import NameClash, labgate_names
 from .pins import Pin, PinSet, load_pins, pins_path, write_pins
 from .schemas import ServerConfig
-from .server import _diff, annotations_of, definition_of
+from .server import annotations_of, definition_diff, definition_of
 
 __all__ = ["run"]
 
@@ -67,7 +67,7 @@ def _report(old: PinSet, new: PinSet, out: TextIO) -> int:
             print(f"- {tool} (no longer listed)", file=out)
         elif before is not None and after is not None and before.sha256 != after.sha256:
             print(f"~ {tool} changed:", file=out)
-            print(_diff(before.definition(), after.definition()), file=out)
+            print(definition_diff(before.definition(), after.definition()), file=out)
         else:
             continue
         changes += 1

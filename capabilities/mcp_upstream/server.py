@@ -31,9 +31,17 @@ from gateway.errors import PolicyError
 
 from .client import Connection, LinkBroken, LinkDown, LinkSlow, connect, devnull
 from .naming import labgate_name
-from .pins import Pin, PinSet, definition_digest, load_pins
+from .pins import PinSet, definition_digest, load_pins
+from .schemas import ServerConfig
 
-__all__ = ["FrontedServer", "PinEvent", "ToolState", "definition_of"]
+__all__ = [
+    "FrontedServer",
+    "PinEvent",
+    "ToolState",
+    "annotations_of",
+    "definition_diff",
+    "definition_of",
+]
 
 log = logging.getLogger("labgate.mcp_upstream")
 
@@ -73,7 +81,7 @@ class PinEvent:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def _diff(old: dict[str, Any], new: dict[str, Any]) -> str:
+def definition_diff(old: dict[str, Any], new: dict[str, Any]) -> str:
     a = json.dumps(old, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
     b = json.dumps(new, indent=1, sort_keys=True, ensure_ascii=False).splitlines()
     text = "\n".join(difflib.unified_diff(a, b, "pinned", "live", n=0, lineterm=""))
@@ -92,7 +100,7 @@ def _leaves(exc: BaseException) -> str:
 class FrontedServer:
     """One fronted server: reloadable pins, supervised connection, per-tool availability."""
 
-    def __init__(self, name: str, config: Any, pins_file: Path, built: PinSet) -> None:
+    def __init__(self, name: str, config: ServerConfig, pins_file: Path, built: PinSet) -> None:
         self.name = name
         self.config = config
         self.pins_file = pins_file
@@ -105,7 +113,6 @@ class FrontedServer:
         self.protocol_version: str | None = None
         self.last_failure: str | None = None
         self._live: dict[str, dict[str, Any]] | None = None
-        self._live_annotations: dict[str, dict[str, Any] | None] = {}
         self._states: dict[str, ToolState] = {}
         self._connection: Connection | None = None
         self._relist = asyncio.Event()
@@ -171,15 +178,9 @@ class FrontedServer:
             "withdrawn": {t: self.state(t) for t in self.built.tools if not self.available(t)},
         }
 
-    def pin(self, tool: str) -> Pin:
-        return self.built.tools[tool]
-
     @property
     def connection(self) -> Connection | None:
         return self._connection if self.connected else None
-
-    def live_definitions(self) -> dict[str, dict[str, Any]] | None:
-        return None if self._live is None else dict(self._live)
 
     def _source(self) -> str:
         return f"mcp_upstream:{self.name}"
@@ -208,7 +209,7 @@ class FrontedServer:
                 states[tool] = "missing"
             elif definition_digest(definition) != current.sha256:
                 states[tool] = "changed"
-                diffs[tool] = _diff(current.definition(), definition)
+                diffs[tool] = definition_diff(current.definition(), definition)
             else:
                 states[tool] = "ok"
         pinned = {p.upstream_name for p in self.pins.tools.values()}
@@ -239,7 +240,6 @@ class FrontedServer:
 
     def _listing(self, tools: list[types.Tool]) -> None:
         self._live = {t.name: definition_of(t) for t in tools}
-        self._live_annotations = {t.name: annotations_of(t) for t in tools}
         notes = self._evaluate()
         if notes.get("tools") or (notes.get("unpinned") and not self._listed.is_set()):
             withdrawn = any(s != "ok" for s in notes.get("tools", {}).values())
@@ -336,6 +336,3 @@ class FrontedServer:
     def relist_soon(self) -> None:
         """A call saw the connection fail: check it now rather than at the next interval."""
         self._relist.set()
-
-    async def wait_listed(self) -> None:
-        await self._listed.wait()

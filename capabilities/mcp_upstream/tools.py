@@ -20,7 +20,6 @@ from gateway.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from .client import LinkBroken, LinkDown, LinkSlow, LinkTooLarge
 from .models import FrontedContent, FrontedResult, args_model
 from .pins import Pin
-from .schemas import HttpServer
 from .server import FrontedServer
 
 __all__ = ["describe", "make_tool", "to_result"]
@@ -154,7 +153,3 @@ def make_tool(fronted: FrontedServer, pin: Pin) -> Tool[Any, Any]:
         handler=handler,
         upstream=upstream,
     )
-
-
-def transport_of(fronted: FrontedServer) -> str:
-    return "http" if isinstance(fronted.config, HttpServer) else "stdio"
