@@ -138,6 +138,20 @@ def _pin(path: Path, tool: str, raw: Any) -> Pin:
     return pin
 
 
+class _Duplicate(Exception):
+    pass
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique (json keeps the last of two silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _Duplicate(repr(key[:60]))
+        out[key] = value
+    return out
+
+
 def load_pins(path: Path, server: str) -> PinSet:
     """The pins in ``path``; none when the file does not exist; :class:`PolicyError` when
     the file is unreadable, malformed, for another server, or a digest does not match."""
@@ -150,7 +164,9 @@ def load_pins(path: Path, server: str) -> PinSet:
     if len(raw) > MAX_PINS_BYTES:
         raise _problem(path, f"pins file is larger than {MAX_PINS_BYTES} bytes")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique)
+    except _Duplicate as exc:
+        raise _problem(path, f"key {exc} appears twice") from None
     except (UnicodeDecodeError, ValueError):
         raise _problem(path, "pins file is not valid UTF-8 JSON") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

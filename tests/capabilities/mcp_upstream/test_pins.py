@@ -50,6 +50,11 @@ def test_round_trip_and_refusals(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc))
     with pytest.raises(PolicyError, match="sha256 does not match"):
         load_pins(path, "lab")
+    text = json.dumps(doc)
+    twice = text.replace('"tools": {', '"tools": {"lab_echo": {}, ', 1)
+    path.write_text(twice)
+    with pytest.raises(PolicyError, match="'lab_echo' appears twice"):
+        load_pins(path, "lab")
     path.write_text("{not json")
     with pytest.raises(PolicyError, match="not valid UTF-8 JSON"):
         load_pins(path, "lab")
