@@ -41,7 +41,8 @@ from gateway.registry import Registry, load_registry, registry_for
 from gateway.scrub import Scrubber
 from gateway.secrets import service_secrets
 from gateway.settings import Settings
-from gateway.telemetry import Telemetry
+from gateway.shared import Peers, SharedCache, SharedLimits, SharedStore
+from gateway.telemetry import ReplicaFacts, Telemetry
 from gateway.upstream import Upstreams
 
 __all__ = ["Runtime", "create_app"]
@@ -79,6 +80,7 @@ class Runtime:
         self.registry = registry
         self.configs = validate_capability_configs(settings, registry)
         self.telemetry = Telemetry(settings.telemetry)
+        self.telemetry.set_replica_source(self.replica_facts)
         self.ready = False
         self._sighup = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -89,6 +91,12 @@ class Runtime:
         self.policies: PolicyStore | None = None
         self.shadow: ShadowStore | None = None
         self.authenticator: Authenticator | None = None
+        #: This replica's name, stamped in every audit record.
+        self.replica = settings.replica.resolved_id()
+        #: Redis, when the replicas share limits, cache and status (``redis`` setting).
+        self.shared: SharedStore | None = None
+        self.limiter: SharedLimits | None = None
+        self.peers: Peers | None = None
         self._pipeline: Pipeline | None = None
         self._gate: AuthGate | None = None
         base = settings.agent_base_url()
@@ -123,6 +131,8 @@ class Runtime:
         )
         if event.ok:
             log.info("policy set %s in force", event.version)
+            if event.changed and self.peers is not None and event.trigger != "start":
+                self.spawn(self.peers.announce(event.version), "policy-announce")
         else:
             log.error("policy reload refused, last good set kept: %s", event.error)
         if self._pipeline is not None:
@@ -191,7 +201,7 @@ class Runtime:
         except JournalLocked as exc:
             self.journal = None
             raise ConfigError(str(exc), key="journal_path") from None
-        sink = AuditSink(self.journal)
+        sink = AuditSink(self.journal, replica=self.replica)
         if s.postgres is not None:
             self.shipper = PostgresSink(
                 s.postgres.resolved_dsn(),
@@ -219,6 +229,7 @@ class Runtime:
             self._resources[name] = await cap.setup(
                 SetupContext(config=self.configs[name], sample=s.sample_data, http=self._http(cap))
             )
+        cache = await self._start_shared()
         self._pipeline = Pipeline(
             registry=self.registry,
             policies=self.policies,
@@ -230,6 +241,8 @@ class Runtime:
             clock=self.clock,
             scrubber=Scrubber([*service_secrets(s), *self.upstreams.secrets()]),
             shadow=self.shadow,
+            limiter=self.limiter,
+            cache=cache,
         )
         await sink.write(
             AuditRecord(
@@ -242,6 +255,9 @@ class Runtime:
         self.shadow.reload("start")  # audited now that the pipeline exists
         for source in self.registry.reloadable:
             source.listen(self._on_tools_reload)
+        if self.peers is not None:
+            self.spawn(self.peers.run(), "replica-heartbeat")
+            self.spawn(self.peers.listen(), "policy-broadcast")
         if s.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")
             self.spawn(self.shadow.watch(), "shadow-policy-watch")
@@ -254,6 +270,38 @@ class Runtime:
             log.info("SIGHUP reload not installed: not running in the main thread")
         self.ready = True
         return self
+
+    async def _start_shared(self) -> SharedCache[tuple[dict[str, Any], bool, str]] | None:
+        """Redis for limits, cache and replica status, when configured (never fails on it)."""
+        self.limiter = SharedLimits()
+        if self.settings.redis is None:
+            return None
+        self.shared = SharedStore(self.settings.redis)
+        await self.shared.start()
+        self.limiter = SharedLimits(self.shared)
+        policies = self.policies
+        assert policies is not None
+
+        def status() -> tuple[str, bool]:
+            return policies.current.version, policies.current.global_policy.kill_switch
+
+        async def heard(version: str) -> None:
+            await policies.reload_settled("broadcast")
+
+        self.peers = Peers(self.shared, self.replica, status, heard)
+        return SharedCache(self.shared, _encode_result, _decode_result)
+
+    def replica_facts(self) -> ReplicaFacts:
+        """For /metrics: this replica, its policy, Redis and the peers' policy versions."""
+        version = self.policies.current.version if self.policies is not None else ""
+        peers = self.peers.versions if self.peers is not None else {}
+        return ReplicaFacts(
+            replica=self.replica,
+            policy_version=version,
+            policy_versions=len(peers) if peers else 1,
+            redis_up=self.shared.up if self.shared is not None else None,
+            fallbacks=dict(self.limiter.fallbacks) if self.limiter is not None else {},
+        )
 
     def _http(self, cap: Capability) -> Callable[[str], Any]:
         def get(name: str) -> Any:
@@ -288,7 +336,18 @@ class Runtime:
             await self.upstreams.aclose()
         if self.journal is not None:
             await self.journal.close()
+        if self.shared is not None:
+            await self.shared.stop()
         self.telemetry.shutdown()
+
+
+def _encode_result(value: tuple[dict[str, Any], bool, str]) -> list[Any]:
+    return list(value)
+
+
+def _decode_result(value: Any) -> tuple[dict[str, Any], bool, str]:
+    output, partial, retrieved = value
+    return dict(output), bool(partial), str(retrieved)
 
 
 def create_app(

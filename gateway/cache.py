@@ -11,12 +11,20 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
-__all__ = ["CacheOutcome", "ResultCache"]
+__all__ = ["CacheOutcome", "CallCache", "ResultCache"]
 
 V = TypeVar("V")
 CacheOutcome = Literal["hit", "miss", "coalesced"]
+
+
+class CallCache(Protocol[V]):
+    """What the pipeline calls: this module's cache, or the replicas' shared one."""
+
+    async def get_or_run(
+        self, key: str, ttl: float, now: Callable[[], float], run: Callable[[], Awaitable[V]]
+    ) -> tuple[V, CacheOutcome]: ...
 
 
 @dataclass(slots=True)

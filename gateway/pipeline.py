@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from gateway.arguments import parse_arguments
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth import Authenticator
-from gateway.cache import ResultCache
+from gateway.cache import CallCache, ResultCache
 from gateway.capability import Capability, Principal, Resources, Tool, ToolContext
 from gateway.errors import (
     AuditUnavailable,
@@ -39,7 +39,6 @@ from gateway.errors import (
     Unavailable,
     UpstreamFailure,
 )
-from gateway.limits import Limiter
 from gateway.policy.evaluate import CallRequest, Decision, evaluate
 from gateway.policy.outcome import decision_change
 from gateway.policy.reasons import Reason
@@ -48,6 +47,7 @@ from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
 from gateway.scrub import Scrubber
 from gateway.shaping import HARD_CEILING, Provenance, Shape, envelope, shape, untrusted_paths
+from gateway.shared.limits import LimitsUnavailable, SharedLimits
 from gateway.telemetry import Telemetry, current_trace_id
 from gateway.upstream.trail import follow
 
@@ -98,6 +98,8 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         scrubber: Scrubber | None = None,
         shadow: ShadowStore | None = None,
+        limiter: SharedLimits | None = None,
+        cache: CallCache[tuple[dict[str, Any], bool, str]] | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -112,8 +114,9 @@ class Pipeline:
         self.scrubber = scrubber or Scrubber(())
         #: Decided beside the live set, never enforced (``policies/shadow/``).
         self.shadow = shadow
-        self.limiter = Limiter()
-        self.cache: ResultCache[tuple[dict[str, Any], bool, str]] = ResultCache()
+        #: Rate limits: in Redis when the replicas share them, else this process's buckets.
+        self.limiter = limiter or SharedLimits()
+        self.cache: CallCache[tuple[dict[str, Any], bool, str]] = cache or ResultCache()
         self._tools = {
             t.name: _ToolInfo(cap, t, untrusted_paths(t.output_model))
             for cap, t in registry.all_tools()
@@ -363,13 +366,17 @@ class Pipeline:
         record.reasons = [str(r) for r in decision.reasons]
 
         # 4. rate limits: the global per-principal limit, then the rule's own
-        wait = self.limiter.check(
-            [
-                (("*", principal.sub), policy_set.global_policy.limits),
-                ((cap_name, obligations.rule_id or "", principal.sub), obligations.limits),
-            ],
-            time.monotonic(),
-        )
+        try:
+            wait = await self.limiter.check(
+                [
+                    (("*", principal.sub), policy_set.global_policy.limits),
+                    ((cap_name, obligations.rule_id or "", principal.sub), obligations.limits),
+                ],
+                time.monotonic(),
+            )
+        except LimitsUnavailable:  # a limit that fails closed could not be checked
+            record.decision, record.reasons = "deny", [str(Reason.LIMITS_UNAVAILABLE)]
+            raise
         if wait is not None:
             record.decision, record.reasons = "deny", [str(Reason.RATE_LIMITED)]
             raise RateLimited(wait)

@@ -26,6 +26,7 @@ from pydantic_settings import (
 from gateway.auth.settings import AuthSettings
 from gateway.errors import ConfigError
 from gateway.secrets import read_secret_file
+from gateway.shared.settings import RedisSettings, ReplicaSettings
 from gateway.telemetry import TelemetrySettings
 from gateway.upstream import UpstreamSettings
 
@@ -112,6 +113,10 @@ class Settings(BaseSettings):
     policy_dir: Path = Path("policies")
     journal_path: Path = Path("var/audit.db")
     postgres: PostgresSettings | None = None
+    #: This replica's name and the replicas expected (several gateways behind one proxy).
+    replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    #: Shared rate limits, result cache and replica status; ``None``: all local to the process.
+    redis: RedisSettings | None = None
     auth: AuthSettings = Field(default_factory=AuthSettings)
     upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
     #: Per-capability configuration, validated by each capability's own config model.

@@ -34,3 +34,4 @@ class Reason(StrEnum):
     RESULT_TOO_LARGE = "result-too-large"
     TOOL_TIMEOUT = "tool-timeout"
     NOT_FOUND = "not-found"
+    LIMITS_UNAVAILABLE = "limits-unavailable"

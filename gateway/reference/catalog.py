@@ -26,6 +26,7 @@ POLICY_REASONS: dict[str, str] = {
     "rate-limited": "a rule or global rate limit refused the call",
     "invalid-arguments": "the arguments do not match the tool's schema",
     "unauthenticated": "no valid token (REST calls; the second reason is the authentication reason)",
+    "limits-unavailable": "the shared limit store (Redis) is away and a limit of the call fails closed (`limits.fallback: deny`, the default): answered `503 unavailable`",
 }
 
 AUTH_REASONS: dict[str, str] = {
