@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.support.oidc",
     "tests.support.misbehaving",
     "tests.support.pg",
+    "tests.support.redis",
 ]

@@ -62,7 +62,9 @@ class SharedStore:
             s.resolved_url(),
             socket_timeout=s.timeout_seconds,
             socket_connect_timeout=s.timeout_seconds,
-            retry=Retry(NoBackoff(), 0),
+            # One retry, at once, on a fresh connection: a pooled connection to a Redis that
+            # restarted fails on first use. Timeouts are not retried.
+            retry=Retry(NoBackoff(), 1),
             decode_responses=False,
             health_check_interval=0,
         )
@@ -127,6 +129,8 @@ class SharedStore:
     async def _run_probe(self) -> None:
         while self._client is not None:
             await asyncio.sleep(self.settings.probe_interval_seconds)
+            # Connections opened before Redis went away are dead: drop them all first.
+            await self._client.connection_pool.disconnect()
             if await self._ping():
                 return
 
