@@ -14,6 +14,10 @@ once:
 3. The others wait for the result key (polling every ``poll_seconds``); when the lock is gone
    without a result (the leader failed: failures are never cached) they race for it again.
 
+A result stored in Redis never changes until it expires (failures are never stored), so a
+replica keeps what it read or stored until the moment Redis expires it: later hits cost no
+round trip, and no replica serves a result Redis would no longer serve.
+
 Redis away (before or during any step): the call runs here, with this process's cache only —
 a cache is not a guard, nothing fails because of it.
 """
@@ -24,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -56,6 +61,7 @@ class SharedCache(Generic[V]):
         *,
         lock_seconds: float = 3.0,
         poll_seconds: float = 0.02,
+        max_copies: int = 2048,
     ) -> None:
         self.store = store
         self._encode = encode
@@ -64,6 +70,9 @@ class SharedCache(Generic[V]):
         self.poll_seconds = poll_seconds
         self.local: ResultCache[V] = ResultCache()
         self._flights: ResultCache[tuple[V, CacheOutcome]] = ResultCache()
+        #: Results read from (or stored in) Redis, until Redis expires them.
+        self._copies: OrderedDict[str, tuple[V, float]] = OrderedDict()
+        self._max_copies = max_copies
 
     async def get_or_run(
         self, key: str, ttl: float, now: Callable[[], float], run: Callable[[], Awaitable[V]]
@@ -71,6 +80,12 @@ class SharedCache(Generic[V]):
         store = self.store
         if store is None or not store.up:
             return await self.local.get_or_run(key, ttl, now, run)
+        copy = self._copies.get(key)
+        if copy is not None:
+            if copy[1] > now():
+                self._copies.move_to_end(key)
+                return copy[0], "hit"
+            del self._copies[key]
         # Local coalescing only (ttl 0): the stored result lives in Redis, one copy for all.
         (value, shared), local = await self._flights.get_or_run(
             key, 0, now, lambda: self._shared(store, key, ttl, now, run)
@@ -90,23 +105,44 @@ class SharedCache(Generic[V]):
         try:
             outcome: CacheOutcome = "miss"
             while True:
-                found, lock = await self._peek(store, result_key, lock_key)
+                found, lock, pttl = await self._peek(store, result_key, lock_key)
                 if found is not None:
-                    return self._decode(json.loads(found)), outcome if outcome != "miss" else "hit"
+                    value = self._keep_copy(key, found, pttl, now)
+                    return value, outcome if outcome != "miss" else "hit"
                 token = secrets.token_hex(16)
                 if lock is None and await self._lock(store, lock_key, token):
-                    return await self._lead(store, result_key, lock_key, token, ttl, run), "miss"
+                    value = await self._lead(store, result_key, lock_key, token, ttl, run)
+                    self._remember(key, value, now() + ttl)
+                    return value, "miss"
                 outcome = "coalesced"
-                found = await self._follow(store, result_key, lock_key)
+                found, pttl = await self._follow(store, result_key, lock_key)
                 if found is not None:
-                    return self._decode(json.loads(found)), "coalesced"
+                    return self._keep_copy(key, found, pttl, now), "coalesced"
         except SharedUnavailable:
             return await self.local.get_or_run(key, ttl, now, run)
 
-    async def _peek(self, store: SharedStore, result_key: str, lock_key: str) -> tuple[Any, Any]:
+    async def _peek(
+        self, store: SharedStore, result_key: str, lock_key: str
+    ) -> tuple[Any, Any, int]:
+        """The stored result, the lock, and the result's remaining milliseconds."""
         async with store.use() as client:
-            found, lock = await client.mget([result_key, lock_key])
-        return found, lock
+            pipe = client.pipeline(transaction=False)
+            pipe.mget([result_key, lock_key])
+            pipe.pttl(result_key)
+            (found, lock), pttl = await pipe.execute()
+        return found, lock, int(pttl)
+
+    def _keep_copy(self, key: str, found: Any, pttl: int, now: Callable[[], float]) -> V:
+        value = self._decode(json.loads(found))
+        if pttl > 0:
+            self._remember(key, value, now() + pttl / 1000)
+        return value
+
+    def _remember(self, key: str, value: V, expires: float) -> None:
+        self._copies[key] = (value, expires)
+        self._copies.move_to_end(key)
+        while len(self._copies) > self._max_copies:
+            self._copies.popitem(last=False)
 
     async def _lock(self, store: SharedStore, lock_key: str, token: str) -> bool:
         async with store.use() as client:
@@ -160,10 +196,10 @@ class SharedCache(Generic[V]):
         except SharedUnavailable:
             pass
 
-    async def _follow(self, store: SharedStore, result_key: str, lock_key: str) -> Any:
+    async def _follow(self, store: SharedStore, result_key: str, lock_key: str) -> tuple[Any, int]:
         """Wait for the leader: its result, or None once its lock is gone without one."""
         while True:
             await asyncio.sleep(self.poll_seconds)
-            found, lock = await self._peek(store, result_key, lock_key)
+            found, lock, pttl = await self._peek(store, result_key, lock_key)
             if found is not None or lock is None:
-                return found
+                return found, pttl
