@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 
-from gateway.shared import RedisSettings, SharedCache, SharedStore
+from gateway.shared.flight import SharedCache
+from gateway.shared.settings import RedisSettings
+from gateway.shared.store import SharedStore
 from tests.support.redis import RedisServer
 
 

@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.policy.model import Limits
-from gateway.shared import LimitsUnavailable, RedisSettings, SharedLimits, SharedStore
+from gateway.shared.limits import LimitsUnavailable, SharedLimits
+from gateway.shared.settings import RedisSettings
+from gateway.shared.store import SharedStore
 from tests.support.redis import RedisServer
 
 
