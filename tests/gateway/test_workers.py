@@ -86,6 +86,23 @@ def test_workers_share_the_socket_and_keep_their_own_chains(tmp_path: Path) -> N
             )
             assert r.status_code == 200, r.text
             seen = set().union(*(_replicas(j) for j in journals))
+        # A worker killed -9 is started again on its own journal; its chain goes on.
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        assert len(children) == 2
+        victim = int(children[1])
+        argv = Path(f"/proc/{victim}/cmdline").read_bytes().split(b"\0")
+        index = int(argv[argv.index(b"--worker") + 1])
+        os.kill(victim, signal.SIGKILL)
+        while True:
+            now = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            if len(now) == 2 and str(victim) not in now:
+                try:
+                    ready = httpx.get(f"http://127.0.0.1:{ops + index}/readyz", timeout=2)
+                    if ready.status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
     finally:
