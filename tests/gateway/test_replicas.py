@@ -8,6 +8,8 @@ kill switch test runs last: it edits the shared policy checkout.
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -64,11 +66,22 @@ async def _calls(
         return await asyncio.gather(*(one() for _ in range(n)))
 
 
-def _replicas_seen(cluster: Cluster) -> set[str]:
-    return {
-        httpx.get(g.ops + "/readyz", timeout=5).json()["checks"]["replica"]["id"]
-        for g in cluster.gateways
-    }
+def _served(cluster: Cluster, client: str, tool: str = "testcap_echo") -> dict[str, int]:
+    """Call records of ``client`` and ``tool`` in each replica's journal, by their replica."""
+    counts: dict[str, int] = {}
+    for gateway in cluster.gateways:
+        conn = sqlite3.connect(f"file:{gateway.journal}?mode=ro", uri=True)
+        try:
+            for (text,) in conn.execute("SELECT record FROM journal"):
+                record = json.loads(text)
+                if record["kind"] == "call" and (record["client_id"], record["tool"]) == (
+                    client,
+                    tool,
+                ):
+                    counts[record["replica"]] = counts.get(record["replica"], 0) + 1
+        finally:
+            conn.close()
+    return counts
 
 
 async def test_a_global_limit_holds_exactly_across_replicas(cluster: Cluster) -> None:
@@ -78,7 +91,9 @@ async def test_a_global_limit_holds_exactly_across_replicas(cluster: Cluster) ->
     assert len(statuses) == 60
     assert statuses.count(200) == 10
     assert statuses.count(429) == 50
-    assert _replicas_seen(cluster) == {"gw-0", "gw-1", "gw-2"}
+    # Every replica took its share (round robin): a per-replica limit would have let 30 pass.
+    served = _served(cluster, "burst")
+    assert set(served) == {"gw-0", "gw-1", "gw-2"} and sum(served.values()) == 60
 
 
 async def test_one_upstream_request_for_100_identical_calls(cluster: Cluster) -> None:
@@ -91,6 +106,8 @@ async def test_one_upstream_request_for_100_identical_calls(cluster: Cluster) ->
     assert cluster.upstream.count - before == 1
     cached = [r.json()["provenance"]["cached"] for r in results if isinstance(r, httpx.Response)]
     assert cached.count(False) == 1
+    served = _served(cluster, "hermes", "declarative_replica_count")
+    assert set(served) == {"gw-0", "gw-1", "gw-2"} and sum(served.values()) == 100
 
 
 def _readyz(cluster: Cluster) -> list[dict[str, Any]]:
