@@ -66,21 +66,27 @@ async def _calls(
         return await asyncio.gather(*(one() for _ in range(n)))
 
 
-def _served(cluster: Cluster, client: str, tool: str = "testcap_echo") -> dict[str, int]:
-    """Call records of ``client`` and ``tool`` in each replica's journal, by their replica."""
-    counts: dict[str, int] = {}
+def _records(cluster: Cluster, client: str, tool: str) -> list[dict[str, Any]]:
+    """The call records of ``client`` and ``tool`` in every replica's journal."""
+    found = []
     for gateway in cluster.gateways:
         conn = sqlite3.connect(f"file:{gateway.journal}?mode=ro", uri=True)
         try:
             for (text,) in conn.execute("SELECT record FROM journal"):
                 record = json.loads(text)
-                if record["kind"] == "call" and (record["client_id"], record["tool"]) == (
-                    client,
-                    tool,
-                ):
-                    counts[record["replica"]] = counts.get(record["replica"], 0) + 1
+                if record["kind"] == "call" and record["client_id"] == client:
+                    if record["tool"] == tool:
+                        found.append(record)
         finally:
             conn.close()
+    return found
+
+
+def _served(cluster: Cluster, client: str, tool: str = "testcap_echo") -> dict[str, int]:
+    """Call records of ``client`` and ``tool``, counted by the replica that wrote them."""
+    counts: dict[str, int] = {}
+    for record in _records(cluster, client, tool):
+        counts[record["replica"]] = counts.get(record["replica"], 0) + 1
     return counts
 
 
@@ -130,6 +136,12 @@ async def test_redis_away_limits_fail_closed_and_resume(
         assert {r.json()["code"] for r in refused if isinstance(r, httpx.Response)} == {
             "unavailable"
         }
+        # Audited as denials with their own reason.
+        denials = [
+            r for r in _records(cluster, "guarded", "testcap_echo") if r["decision"] == "deny"
+        ]
+        assert len(denials) == 6
+        assert {tuple(r["reasons"]) for r in denials} == {("limits-unavailable",)}
         # A limit that says `fallback: local` counts here; a call without limits is untouched.
         local = await _calls(cluster.proxy, relaxed, "testcap_echo", echo, 6, 3)
         assert [r.status_code for r in local if isinstance(r, httpx.Response)] == [200] * 6
