@@ -3,6 +3,7 @@
 python -m bench                  # the full run (about four minutes), writes bench/results/
 python -m bench --quick          # short runs, to check the harness itself
 python -m bench --profile        # also sample the gateway under load with py-spy
+python -m bench.replicas         # only the figures of several replicas (bench/replicas.py)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, inprocess, profile
+from bench import figures, inprocess, profile, replicas
 from bench.lab import Lab
 from bench.procs import ROOT
 from bench.results import Figure, Run, format_value, markdown, write_results
@@ -30,6 +31,8 @@ ORDER = (
     "latency_added_p99",
     "mcp_ratio",
     "single_flight",
+    "two_worker_ratio",
+    "kill_switch_replicas",
     "policy_decision",
     "result_scrub",
     "audit_shipped",
@@ -173,6 +176,22 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile_gateway(lab, load, args.out, 10)
         lab.stop_gateway()
+        keep(
+            figures.guarded(
+                lambda: replicas.two_worker_ratio(lab, load, rounds),
+                "two_worker_ratio",
+                "two workers (serve --workers 2, Redis) cached call throughput / hello, 2 workers",
+                Goal(">=", 0.50),
+                "x",
+            ),
+            figures.guarded(
+                lambda: replicas.kill_switch_replicas(lab, 2 if args.quick else 5),
+                "kill_switch_replicas",
+                "kill switch written to refused on all 3 replicas (slowest replica)",
+                Goal("<=", 1000),
+                "ms",
+            ),
+        )
         keep(policy_figure())
         keep(scrub_figure())
         keep(shipping_figure(lab.dsn, ship))

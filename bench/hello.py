@@ -1,4 +1,7 @@
-"""The baseline: a bare Starlette JSON endpoint (``python -m bench.hello PORT``).
+"""The baseline: a bare Starlette JSON endpoint (``python -m bench.hello PORT [WORKERS]``).
+
+With WORKERS, one socket and that many processes on it, as ``labgate serve --workers``
+runs them (``gateway/workers.py``): the baseline of the two-worker figure.
 
 ``POST /hello`` reads the JSON body the gateway call sends and answers a small JSON object:
 the least an HTTP JSON API can do under the same server settings.
@@ -33,5 +36,36 @@ def create_app() -> Starlette:
     )
 
 
+def serve_workers(port: int, workers: int) -> None:
+    """Bind once, run ``workers`` processes on the socket until SIGTERM."""
+    import signal
+    import subprocess
+
+    from gateway.settings import ListenSettings, Settings
+    from gateway.workers import bind_listener
+
+    sock = bind_listener(Settings(listen=ListenSettings(host="127.0.0.1", port=port)))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench.hello", str(port), "--fd", str(sock.fileno())],
+            pass_fds=(sock.fileno(),),
+        )
+        for _ in range(workers)
+    ]
+
+    def stop(signum: int, frame: object) -> None:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    for proc in procs:
+        proc.wait()
+
+
 if __name__ == "__main__":
-    run(create_app(), int(sys.argv[1]))
+    if len(sys.argv) == 4 and sys.argv[2] == "--fd":
+        run(create_app(), int(sys.argv[1]), fd=int(sys.argv[3]))
+    elif len(sys.argv) == 3:
+        serve_workers(int(sys.argv[1]), int(sys.argv[2]))
+    else:
+        run(create_app(), int(sys.argv[1]))

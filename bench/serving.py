@@ -34,7 +34,9 @@ def free_port() -> int:
         return port
 
 
-def run(app: Any, port: int) -> None:
-    """Serve ``app`` on ``127.0.0.1:port`` until SIGTERM/SIGINT."""
+def run(app: Any, port: int, fd: int | None = None) -> None:
+    """Serve ``app`` on ``127.0.0.1:port`` (or on the listening socket ``fd``, a worker's)
+    until SIGTERM/SIGINT."""
     listen = ListenSettings(host="127.0.0.1", port=port)
-    uvicorn.Server(uvicorn_config(app, listen, **UVICORN_SETTINGS)).run()
+    server = uvicorn.Server(uvicorn_config(app, listen, **UVICORN_SETTINGS))
+    server.run(sockets=[socket.socket(fileno=fd)] if fd is not None else None)

@@ -18,13 +18,21 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
-__all__ = ["CacheOutcome", "ResultCache", "SingleFlight"]
+__all__ = ["CacheOutcome", "CallCache", "ResultCache", "SingleFlight"]
 
 V = TypeVar("V")
 CacheOutcome = Literal["hit", "miss", "coalesced"]
 Clock = Callable[[], float]
+
+
+class CallCache(Protocol[V]):
+    """What the pipeline calls: this module's cache, or the replicas' shared one."""
+
+    async def get_or_run(
+        self, key: str, ttl: float, now: Callable[[], float], run: Callable[[], Awaitable[V]]
+    ) -> tuple[V, CacheOutcome]: ...
 
 
 @dataclass(slots=True)

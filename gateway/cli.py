@@ -1,6 +1,6 @@
 """The ``labgate`` command.
 
-labgate serve                       production: gateway.yaml + LABGATE_* environment
+labgate serve [--workers N]         production: gateway.yaml + LABGATE_* environment
 labgate demo                        sample data, dev issuer, shipped policies, local journal
 labgate token                       mint a dev token (dev/demo mode only)
 labgate policy check|explain|diff|test|schema|replay
@@ -49,8 +49,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.serve import serve
 
     settings = _settings(args)
+    if args.workers > 1 and args.worker is None:
+        from gateway.workers import run_workers
+
+        check_startup(settings, _registry(settings))
+        return run_workers(settings, args.workers, getattr(args, "config", None))
+    fd = None
+    if args.worker is not None:
+        from gateway.workers import worker_settings
+
+        settings = worker_settings(settings, args.worker)
+        fd = args.listen_fd
     check_startup(settings, _registry(settings))
-    return asyncio.run(serve(settings))
+    return asyncio.run(serve(settings, listen_fd=fd))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -152,6 +163,7 @@ def _json_object(text: str, flag: str) -> dict[str, Any]:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from gateway.audit import verify
+    from gateway.workers import worker_journals
 
     if args.action == "prune":
         from gateway.audit.prune import cmd_prune
@@ -161,16 +173,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.action == "tail":
         journal = Path(args.journal) if args.journal else _settings(args).journal_path
         return run_audit_tail(journal, args)
-    journal_path = Path(args.journal) if args.journal else None
+    journals = [Path(j) for j in args.journal or []]
     dsn = args.dsn
-    if (journal_path is None and dsn is None) or (args.postgres and dsn is None):
+    replicas = list(args.replica or [])
+    if (not journals and dsn is None) or (args.postgres and dsn is None) or not replicas:
         settings = _settings(args)
-        journal_path = journal_path or settings.journal_path
-        if args.postgres:
+        replicas = replicas or list(settings.replica.expected)
+        if not journals and (dsn is None or args.postgres):
+            journals = worker_journals(settings.journal_path)
+        if args.postgres and dsn is None:
             if settings.postgres is None:
                 raise ConfigError("--postgres needs a postgres section", key="postgres")
             dsn = settings.postgres.resolved_dsn()
-    return _show(verify.cmd_verify(journal_path, dsn))
+    return _show(verify.cmd_verify(journals, dsn, replicas=replicas))
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -241,7 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"labgate {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("serve", help="run the gateway (production)").set_defaults(fn=cmd_serve)
+    serve = sub.add_parser("serve", help="run the gateway (production)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway processes on this host, one listening socket (default 1; docs/replicas.md)",
+    )
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # set by --workers
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    serve.set_defaults(fn=cmd_serve)
 
     demo = sub.add_parser("demo", help="run on sample data with a dev issuer")
     demo.add_argument(
@@ -299,8 +323,17 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--keep-days", type=float, default=90, help="days of records to keep")
     a.add_argument("--journal", help="journal file (default: journal_path)")
     a = asub.add_parser("verify", help="check the hash chain (exit 1 on a problem)")
-    a.add_argument("--journal", help="journal file (default: journal_path)")
+    a.add_argument(
+        "--journal",
+        action="append",
+        help="journal file, repeatable (default: journal_path and its workers' journals)",
+    )
     a.add_argument("--dsn", help="verify the PostgreSQL copy at this DSN")
+    a.add_argument(
+        "--replica",
+        action="append",
+        help="a replica that must have records, repeatable (default: replica.expected)",
+    )
     a.add_argument("--postgres", action="store_true", help="also verify the configured PostgreSQL")
     audit.set_defaults(fn=cmd_audit)
 

@@ -36,6 +36,7 @@ from gateway.registry import Registry
 from gateway.scrub import Scrubber
 from gateway.secrets import service_secrets
 from gateway.settings import Settings
+from gateway.shared.replica import Replica
 from gateway.telemetry import Telemetry
 from gateway.upstream import Upstreams
 
@@ -74,6 +75,9 @@ class Runtime:
         self.registry = registry
         self.configs = validate_capability_configs(settings, registry)
         self.telemetry = Telemetry(settings.telemetry)
+        #: This replica: its name (in every audit record) and what it shares through Redis.
+        self.replica = Replica(settings.replica.resolved_id(), settings.redis)
+        self.telemetry.set_replica_source(lambda: self.replica.facts(self.policies))
         self.ready = False
         self._sighup = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -118,6 +122,10 @@ class Runtime:
         )
         if event.ok:
             log.info("policy set %s in force", event.version)
+            if event.changed and event.trigger != "start":
+                announce = self.replica.announce(event.version)
+                if announce is not None:
+                    self.spawn(announce, "policy-announce")
         else:
             log.error("policy reload refused, last good set kept: %s", event.error)
         if self._pipeline is not None:
@@ -214,6 +222,7 @@ class Runtime:
         if self.approvals is not None and self.approvals.link is not None:
             # Informative: reads and proposals go on while the room is away.
             checks["approvals_room"] = self.approvals.link.state
+        checks["replica"] = self.replica.status(self.policies)
         return ok, checks
 
     async def __aenter__(self) -> Runtime:
@@ -236,6 +245,7 @@ class Runtime:
             self.clock,
         )
         await self.approvals.open(self.upstreams, self.spawn)
+        await self.replica.start(self.policies)
         self._pipeline = Pipeline(
             registry=self.registry,
             policies=self.policies,
@@ -255,6 +265,8 @@ class Runtime:
             shadow=self.shadow,
             cursors=self.cursors,
             proposals=self.approvals.desk,
+            limiter=self.replica.limiter,
+            cache=self.replica.cache,
         )
         await sink.write(
             AuditRecord(
@@ -295,7 +307,7 @@ class Runtime:
             await self.shipper.start()
             shipper = self.shipper
             self.telemetry.set_audit_lag_source(lambda: shipper.lag)
-        return AuditSink(self.journal)
+        return AuditSink(self.journal, replica=self.replica.id)
 
     async def _open_identity(self, sink: AuditSink) -> AuthGate:
         s = self.settings
@@ -328,6 +340,8 @@ class Runtime:
         assert self.policies is not None and self.shadow is not None
         for source in self.registry.reloadable:
             source.listen(self._on_tools_reload)
+        for coro, name in self.replica.background():
+            self.spawn(coro, name)
         if self.settings.watch_policies:
             self.spawn(self.policies.watch(), "policy-watch")
             self.spawn(self.shadow.watch(), "shadow-policy-watch")
@@ -375,4 +389,5 @@ class Runtime:
             await self.upstreams.aclose()
         if self.journal is not None:
             await self.journal.close()
+        await self.replica.stop()
         self.telemetry.shutdown()

@@ -32,14 +32,16 @@ def read_secret_file(path: Path, key: str) -> str:
 
 
 def service_secrets(settings: Settings) -> list[tuple[str, str]]:
-    """(setting, value) for every file-held secret of labgate's own services (PostgreSQL,
-    the OIDC HS256 key, the introspection client, the cursor key), for the result scrubber. Upstream
-    credentials come from their clients (``Upstreams.secrets``)."""
+    """(setting, value) for every file-held secret of labgate's own services (PostgreSQL, Redis,
+    the OIDC HS256 key, the introspection client, the cursor key), for the result scrubber.
+    Upstream credentials come from their clients (``Upstreams.secrets``)."""
     files: list[tuple[str, Path]] = []
     if settings.cursor_key_file is not None:
         files.append(("cursor_key_file", settings.cursor_key_file))
     if settings.postgres is not None and settings.postgres.password_file is not None:
         files.append(("postgres.password_file", settings.postgres.password_file))
+    if settings.redis is not None and settings.redis.password_file is not None:
+        files.append(("redis.password_file", settings.redis.password_file))
     oidc = settings.auth.oidc
     if oidc is not None and oidc.hs256_secret_file is not None:
         files.append(("auth.oidc.hs256_secret_file", oidc.hs256_secret_file))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import socket
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,8 @@ def preflight(settings: Settings, registry: Registry) -> None:
     load_policy_dir(settings.policy_dir, registry)  # PolicyError: file:line: message
 
 
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, listen_fd: int | None = None) -> int:
+    """Serve until stopped; ``listen_fd``: an agent socket already listening (a worker's)."""
     configure_logging(settings.log_level)
     app = create_app(settings)
     preflight(settings, app.state.runtime.registry)
@@ -72,7 +74,8 @@ async def serve(settings: Settings) -> int:
     # and the default threshold (700) collects every few calls. Measured in docs/performance.md.
     gc.set_threshold(GC_THRESHOLD, 20, 20)
     # The agent server owns the lifespan (and the Runtime); the operator server follows it.
-    agent = asyncio.ensure_future(agent_server.serve())
+    sockets = [socket.socket(fileno=listen_fd)] if listen_fd is not None else None
+    agent = asyncio.ensure_future(agent_server.serve(sockets=sockets))
     ops = asyncio.ensure_future(operator_server.serve())
     done, _ = await asyncio.wait({agent, ops}, return_when=asyncio.FIRST_COMPLETED)
     agent_server.should_exit = operator_server.should_exit = True

@@ -27,6 +27,7 @@ from gateway.approvals.settings import ApprovalsSettings
 from gateway.auth.settings import AuthSettings
 from gateway.errors import ConfigError
 from gateway.secrets import read_secret_file
+from gateway.shared.settings import RedisSettings, ReplicaSettings
 from gateway.upstream.settings import UpstreamSettings
 
 __all__ = [
@@ -163,6 +164,10 @@ class Settings(BaseSettings):
     postgres: PostgresSettings | None = None
     #: Proposals (write tools) and the Matrix room where a human approves them.
     approvals: ApprovalsSettings = ApprovalsSettings()
+    #: This replica's name and the replicas expected (several gateways behind one proxy).
+    replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    #: Shared rate limits, result cache and replica status; ``None``: all local to the process.
+    redis: RedisSettings | None = None
     auth: AuthSettings = Field(default_factory=AuthSettings)
     upstreams: dict[str, UpstreamSettings] = Field(default_factory=dict)
     #: Per-capability configuration, validated by each capability's own config model.

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from opentelemetry import trace
@@ -33,6 +34,7 @@ from gateway.settings import TelemetrySettings
 __all__ = [
     "DURATION_BUCKETS",
     "METRIC_NAMES",
+    "ReplicaFacts",
     "Telemetry",
     "TelemetrySettings",
     "current_trace_id",
@@ -59,9 +61,27 @@ METRIC_NAMES = (
     "labgate_cache_total",
     "labgate_edge_refusals_total",
     "labgate_shadow_disagreements_total",
+    "labgate_replica_info",
+    "labgate_replica_policy_versions",
+    "labgate_redis_up",
+    "labgate_limit_fallbacks_total",
 )
 
 CacheResult = Literal["hit", "miss", "coalesced"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaFacts:
+    """What /metrics tells of this replica; see :meth:`Telemetry.set_replica_source`."""
+
+    replica: str
+    policy_version: str
+    #: Distinct policy versions among the live replicas (1 without Redis).
+    policy_versions: int
+    #: None without Redis.
+    redis_up: bool | None
+    #: Calls decided while Redis was away: ``deny`` (refused) and ``local`` (local bucket).
+    fallbacks: Mapping[str, int]
 
 
 def current_trace_id() -> str | None:
@@ -97,6 +117,7 @@ class Telemetry:
         self._tracer = self._tracers.get_tracer("labgate")
         self._breaker_sources: list[Callable[[], Mapping[str, str]]] = []
         self._audit_lag: Callable[[], int] | None = None
+        self._replica: Callable[[], ReplicaFacts] | None = None
         self._closed = False
 
         meter = self._meters.get_meter("labgate")
@@ -147,6 +168,26 @@ class Telemetry:
             description="1 while an upstream's breaker is open or half-open, else 0.",
         )
         meter.create_observable_gauge(
+            "labgate_replica_info",
+            callbacks=[self._observe_replica_info],
+            description="1, labelled with this replica's id and the policy version it enforces.",
+        )
+        meter.create_observable_gauge(
+            "labgate_replica_policy_versions",
+            callbacks=[self._observe_policy_versions],
+            description="Policy versions in force across the live replicas (over 1: they differ).",
+        )
+        meter.create_observable_gauge(
+            "labgate_redis_up",
+            callbacks=[self._observe_redis_up],
+            description="1 while the shared store (Redis) answers, else 0; absent without Redis.",
+        )
+        meter.create_observable_counter(
+            "labgate_limit_fallbacks_total",
+            callbacks=[self._observe_fallbacks],
+            description="Calls whose limits were decided while Redis was away, by mode.",
+        )
+        meter.create_observable_gauge(
             "labgate_audit_lag_records",
             callbacks=[self._observe_audit_lag],
             description="Journal records not yet shipped to PostgreSQL.",
@@ -187,6 +228,10 @@ class Telemetry:
     def set_audit_lag_source(self, source: Callable[[], int]) -> None:
         """``source()`` -> number of journal records not yet shipped, read at each scrape."""
         self._audit_lag = source
+
+    def set_replica_source(self, source: Callable[[], ReplicaFacts]) -> None:
+        """``source()`` -> this replica's facts (id, policy, Redis, peers), read at each scrape."""
+        self._replica = source
 
     # -- tracing ------------------------------------------------------------------------
 
@@ -245,6 +290,37 @@ class Telemetry:
                 value = 0 if state == "closed" else 1
                 observations.append(Observation(value, {"upstream": upstream}))
         return observations
+
+    def _facts(self) -> ReplicaFacts | None:
+        if self._replica is None:
+            return None
+        try:
+            return self._replica()
+        except Exception:
+            log.exception("replica source failed")
+            return None
+
+    def _observe_replica_info(self, options: CallbackOptions) -> Iterable[Observation]:
+        facts = self._facts()
+        if facts is None:
+            return []
+        return [Observation(1, {"replica": facts.replica, "policy_version": facts.policy_version})]
+
+    def _observe_policy_versions(self, options: CallbackOptions) -> Iterable[Observation]:
+        facts = self._facts()
+        return [] if facts is None else [Observation(facts.policy_versions)]
+
+    def _observe_redis_up(self, options: CallbackOptions) -> Iterable[Observation]:
+        facts = self._facts()
+        if facts is None or facts.redis_up is None:
+            return []
+        return [Observation(1 if facts.redis_up else 0)]
+
+    def _observe_fallbacks(self, options: CallbackOptions) -> Iterable[Observation]:
+        facts = self._facts()
+        if facts is None:
+            return []
+        return [Observation(n, {"mode": mode}) for mode, n in sorted(facts.fallbacks.items())]
 
     def _observe_audit_lag(self, options: CallbackOptions) -> Iterable[Observation]:
         if self._audit_lag is None:

@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.support.misbehaving",
     "tests.support.pg",
     "tests.support.synapse",
+    "tests.support.redis",
 ]

@@ -18,7 +18,7 @@ from gateway.audit.chain import Row
 
 __all__ = ["COLUMNS", "pg_values"]
 
-#: Columns in insert order (the table's physical order, see migrations/0001_audit.sql).
+#: Columns in insert order (the table's physical order, see migrations/).
 COLUMNS: tuple[str, ...] = (
     "event_id",
     "journal_id",
@@ -51,6 +51,7 @@ COLUMNS: tuple[str, ...] = (
     "record",
     "prev_hash",
     "hash",
+    "replica",
 )
 
 _TEXT = (
@@ -69,6 +70,7 @@ _TEXT = (
     "policy_version",
     "upstream",
     "error_code",
+    "replica",
 )
 _INT = ("upstream_status", "result_bytes", "result_count")
 _INT4 = 2**31

@@ -57,6 +57,8 @@ class AuditRecord:
     error_code: str | None = None
     cached: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
+    #: The replica (or worker) that wrote the record: one journal, one chain, one replica.
+    replica: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # A shallow copy of the lists and dicts: as independent as asdict(), far cheaper.

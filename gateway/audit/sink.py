@@ -17,11 +17,17 @@ __all__ = ["AuditSink"]
 
 
 class AuditSink:
-    def __init__(self, journal: Journal, log: AuditLog | None = None) -> None:
+    def __init__(
+        self, journal: Journal, log: AuditLog | None = None, replica: str | None = None
+    ) -> None:
         self.journal = journal
         self._log = log or AuditLog()
+        #: Stamped in every record written here (the journal's one replica).
+        self.replica = replica
 
     async def write(self, record: AuditRecord) -> None:
+        if self.replica is not None:
+            record.replica = self.replica
         try:
             row = await self.journal.append_row(record)
         except AuditUnavailable:

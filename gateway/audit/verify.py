@@ -1,23 +1,28 @@
 """``labgate audit verify`` and ``labgate audit tail``: plain functions returning exit codes.
 
 verify_journal(path) -> [Problem]    # the local journal's chain
-verify_postgres(dsn) -> [Problem]    # each journal's chain in labgate_audit, by seq, and
-                                     # every typed column against its hashed record
+verify_postgres(dsn, replicas) -> [Problem]
+                                     # each journal's chain in labgate_audit, by seq, every
+                                     # typed column against its hashed record, one replica
+                                     # per journal, and (given ``replicas``) no replica
+                                     # missing, none foreign
 compare_stores(journal, dsn)         # both stores against each other (compare.py)
-cmd_verify(journal, dsn) -> CommandResult, exit 0 intact | 1 problems found | 2 could not
-                            read; with both a journal and a DSN it also compares them
+cmd_verify(journals, dsn, replicas) -> CommandResult, exit 0 intact | 1 problems found |
+                            2 could not read; with journals and a DSN it also compares
+                            each with PostgreSQL
 cmd_tail(journal, n, follow) -> 0 | 2; prints one JSON line per record
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -58,16 +63,22 @@ def verify_journal(path: Path) -> list[Problem]:
     return problems
 
 
-def verify_postgres(dsn: str) -> list[Problem]:
-    return asyncio.run(averify_postgres(dsn))
+def verify_postgres(dsn: str, replicas: Sequence[str] = ()) -> list[Problem]:
+    return asyncio.run(averify_postgres(dsn, replicas))
 
 
-async def averify_postgres(dsn: str) -> list[Problem]:
+async def averify_postgres(dsn: str, replicas: Sequence[str] = ()) -> list[Problem]:
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
         problems: list[Problem] = []
-        journals = await conn.fetch("SELECT DISTINCT journal_id FROM labgate_audit ORDER BY 1")
-        for (journal_id,) in journals:
+        journals = await conn.fetch(
+            "SELECT journal_id, array_agg(DISTINCT replica) FILTER (WHERE replica IS NOT NULL)"
+            " AS replicas, count(*) AS n FROM labgate_audit GROUP BY journal_id ORDER BY 1"
+        )
+        problems.extend(_replica_problems(journals, replicas))
+        several = len(journals) > 1
+        for journal_id, names, _ in journals:
+            where = _journal_label(journal_id, names) if several else ""
             columns: list[Problem] = []
             async with conn.transaction(readonly=True, isolation="repeatable_read"):
                 query = (
@@ -80,11 +91,50 @@ async def averify_postgres(dsn: str) -> list[Problem]:
                     row = Row(rec["seq"], rec["event_id"], *_chain_cols(rec))
                     columns.extend(_column_problems(row, rec, journal_id))
                     chain.feed(row)
-                problems.extend(chain.finish())
-            problems.extend(columns)
+                found = chain.finish()
+            problems.extend(_labelled(where, [*found, *columns]))
         return sorted(problems, key=lambda p: (p.seq or 0, p.code))
     finally:
         await conn.close()
+
+
+def _journal_label(journal_id: str, names: Sequence[str] | None) -> str:
+    return f"journal {journal_id[:12]} ({', '.join(names or ['no replica'])}): "
+
+
+def _labelled(where: str, problems: list[Problem]) -> list[Problem]:
+    return [dataclasses.replace(p, message=where + p.message) for p in problems]
+
+
+def _replica_problems(journals: Sequence[Any], expected: Sequence[str]) -> list[Problem]:
+    """One replica per journal; with ``expected``: none of them missing, no other one."""
+    problems: list[Problem] = []
+    counts: dict[str, int] = {}
+    for journal_id, names, n in journals:
+        names = list(names or [])
+        if len(names) > 1:
+            problems.append(
+                Problem(
+                    None,
+                    "replica-mixed",
+                    f"journal {journal_id[:12]} holds records of several replicas: {names}",
+                )
+            )
+        for name in names:
+            counts[name] = counts.get(name, 0) + int(n)
+    if not expected:
+        return problems
+    for name in sorted(set(expected) - set(counts)):
+        problems.append(Problem(None, "replica-missing", f"no record of replica {name!r}"))
+    for name in sorted(set(counts) - set(expected)):
+        problems.append(
+            Problem(
+                None,
+                "replica-foreign",
+                f"{counts[name]} record(s) of replica {name!r}, which is not expected",
+            )
+        )
+    return problems
 
 
 class _ChainFeed:
@@ -136,14 +186,20 @@ def _normal(column: str, value: Any) -> Any:
     return value
 
 
-def cmd_verify(journal: Path | None, dsn: str | None) -> CommandResult:
-    """``labgate audit verify``: each chain, then the two stores against each other."""
+def cmd_verify(
+    journal: Path | Sequence[Path] | None,
+    dsn: str | None,
+    *,
+    replicas: Sequence[str] = (),
+) -> CommandResult:
+    """``labgate audit verify``: each chain, then each journal against PostgreSQL."""
     res = CommandResult()
-    if journal is None and dsn is None:
+    journals = [journal] if isinstance(journal, Path) else list(journal or [])
+    if not journals and dsn is None:
         res.errors.append("audit verify: give a journal path and/or a PostgreSQL DSN")
         return res.end(2)
     status = 0
-    for name, check in _checks(journal, dsn):
+    for name, check in _checks(journals, dsn, replicas):
         try:
             problems = check()
         except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -156,17 +212,20 @@ def cmd_verify(journal: Path | None, dsn: str | None) -> CommandResult:
             status = max(status, 1)
         else:
             res.say(f"{name}: chain intact")
-    if journal is not None and dsn is not None:
-        name = f"{journal} vs postgresql {describe_dsn(dsn)}"
-        status = max(status, compare.report(journal, dsn, name, res))
+    if dsn is not None:
+        for path in journals:
+            name = f"{path} vs postgresql {describe_dsn(dsn)}"
+            status = max(status, compare.report(path, dsn, name, res))
     return res.end(status)
 
 
-def _checks(journal: Path | None, dsn: str | None) -> Iterator[tuple[str, Any]]:
-    if journal is not None:
-        yield str(journal), lambda: verify_journal(journal)
+def _checks(
+    journals: Sequence[Path], dsn: str | None, replicas: Sequence[str]
+) -> Iterator[tuple[str, Any]]:
+    for path in journals:
+        yield str(path), lambda path=path: verify_journal(path)
     if dsn is not None:
-        yield f"postgresql {describe_dsn(dsn)}", lambda: verify_postgres(dsn)
+        yield f"postgresql {describe_dsn(dsn)}", lambda: verify_postgres(dsn, replicas)
 
 
 def cmd_tail(

@@ -27,13 +27,12 @@ from pydantic import BaseModel
 
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth.gate import AuthGate
-from gateway.cache import ResultCache
+from gateway.cache import CallCache, ResultCache
 from gateway.capability import Principal, Proposals, Resources, Tool
 from gateway.cursor import CursorCodec
 from gateway.errors import AuditUnavailable, AuthError, GatewayError, UpstreamFailure
-from gateway.limits import Limiter
 from gateway.pipeline.call import AuditWriter, BodyReader, Call, CallOutcome, ToolInfo
-from gateway.pipeline.stages import CAUSE_MAX, STAGES, Stages
+from gateway.pipeline.stages import CAUSE_MAX, STAGES, Stages, _Result
 from gateway.policy.evaluate import CallRequest, evaluate
 from gateway.policy.reasons import Reason
 from gateway.policy.shadow import ShadowStore
@@ -41,6 +40,7 @@ from gateway.policy.store import PolicyStore
 from gateway.registry import Registry
 from gateway.scrub import Scrubber
 from gateway.shaping import untrusted_paths
+from gateway.shared.limits import SharedLimits
 from gateway.telemetry import Telemetry, current_trace_id
 from gateway.upstream.trail import follow
 
@@ -65,6 +65,8 @@ class Pipeline(Stages):
         shadow: ShadowStore | None = None,
         cursors: CursorCodec | None = None,
         proposals: Proposals | None = None,
+        limiter: SharedLimits | None = None,
+        cache: CallCache[_Result] | None = None,
     ) -> None:
         self.registry = registry
         self.policies = policies
@@ -84,8 +86,9 @@ class Pipeline(Stages):
         self.cursors = cursors or CursorCodec()
         #: Where proposing (write) tools store proposals (gateway/approvals/).
         self.proposals = proposals
-        self.limiter = Limiter()
-        self.cache = ResultCache()
+        #: Rate limits: in Redis when the replicas share them, else this process's buckets.
+        self.limiter = limiter or SharedLimits()
+        self.cache = cache or ResultCache()
         self._tools = {
             t.name: ToolInfo(cap, t, untrusted_paths(t.output_model))
             for cap, t in registry.all_tools()

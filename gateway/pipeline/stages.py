@@ -24,11 +24,10 @@ from pydantic import BaseModel
 from gateway.arguments import parse_arguments
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.auth.gate import AuthGate
-from gateway.cache import ResultCache
+from gateway.cache import CallCache
 from gateway.capability import Proposals, Resources, Tool, ToolContext
 from gateway.cursor import CursorCodec
 from gateway.errors import Denied, GatewayError, RateLimited, ToolTimeout, Unavailable
-from gateway.limits import Limiter
 from gateway.pipeline.call import Call, ToolInfo
 from gateway.policy.evaluate import CallRequest, Decision, evaluate
 from gateway.policy.outcome import decision_change
@@ -37,6 +36,7 @@ from gateway.policy.shadow import ShadowStore
 from gateway.policy.store import PolicyStore
 from gateway.scrub import Scrubber
 from gateway.shaping import HARD_CEILING, Provenance, Shape, envelope, shape
+from gateway.shared.limits import LimitsUnavailable, SharedLimits
 from gateway.telemetry import Telemetry
 
 __all__ = ["CAUSE_MAX", "STAGES", "Stage", "Stages"]
@@ -65,8 +65,8 @@ class Stages:
     scrubber: Scrubber
     shadow: ShadowStore | None
     proposals: Proposals | None
-    limiter: Limiter
-    cache: ResultCache[_Result]
+    limiter: SharedLimits
+    cache: CallCache[_Result]
     cursors: CursorCodec
     _tools: dict[str, ToolInfo]
 
@@ -143,16 +143,25 @@ class Stages:
         record.reasons = [str(r) for r in decision.reasons]
         call.obligations = decision.obligations
 
-    def rate_limit(self, call: Call) -> None:
-        """The global per-principal limit, then the matched rule's own."""
+    async def rate_limit(self, call: Call) -> None:
+        """The global per-principal limit, then the matched rule's own (shared by the
+        replicas through Redis when configured; a limit that cannot be checked refuses)."""
         obligations, sub = call.obligations, call.principal.sub
-        wait = self.limiter.check(
-            [
-                (("*", sub), call.policy_set.global_policy.limits),
-                ((call.tool.capability.name, obligations.rule_id or "", sub), obligations.limits),
-            ],
-            time.monotonic(),
-        )
+        try:
+            wait = await self.limiter.check(
+                [
+                    (("*", sub), call.policy_set.global_policy.limits),
+                    (
+                        (call.tool.capability.name, obligations.rule_id or "", sub),
+                        obligations.limits,
+                    ),
+                ],
+                time.monotonic(),
+            )
+        except LimitsUnavailable:
+            call.record.decision = "deny"
+            call.record.reasons = [str(Reason.LIMITS_UNAVAILABLE)]
+            raise
         if wait is not None:
             call.record.decision, call.record.reasons = "deny", [str(Reason.RATE_LIMITED)]
             raise RateLimited(wait)

@@ -140,6 +140,9 @@ class Limits(_Strict):
 
     rate: str
     burst: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    #: When the shared limit store (Redis) is away: ``deny`` the call (a limit is a guard),
+    #: or count it in this replica's own bucket (``local``).
+    fallback: Literal["deny", "local"] = "deny"
 
     @field_validator("rate")
     @classmethod

@@ -35,3 +35,4 @@ class Reason(StrEnum):
     TOOL_TIMEOUT = "tool-timeout"
     NOT_FOUND = "not-found"
     INTERNAL_ERROR = "internal-error"
+    LIMITS_UNAVAILABLE = "limits-unavailable"

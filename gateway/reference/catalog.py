@@ -33,6 +33,7 @@ POLICY_REASONS: dict[str, str] = {
     "tool-timeout": "allowed, then the tool did not finish within `tool_timeout_seconds` (`decision: error`)",
     "not-found": "allowed, then the item did not exist or was outside the scope (`decision: error`)",
     "internal-error": "a labgate fault (the record's `notes.cause` names the exception class)",
+    "limits-unavailable": "the shared limit store (Redis) is away and a limit of the call fails closed (`limits.fallback: deny`, the default): answered `503 unavailable`",
 }
 
 AUTH_REASONS: dict[str, str] = {

@@ -52,6 +52,10 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     ],
     "Policy reloads": ["time", "result", "policy_version", "trigger", "error"],
     "Calls by policy version": ["policy_version", "first_call", "last_call", "calls", "denied"],
+    "Policy versions in force": ["versions"],
+    "Replicas and their policy version": [
+        "replica", "policy_version", "last_record", "calls", "disagrees",
+    ],
     "Shadow policy disagreements": [
         "tool", "change", "live", "live_rule", "shadow", "shadow_rule", "client", "shadow_version",
         "calls", "last_seen",
@@ -63,6 +67,7 @@ SERIES_VALUES: dict[str, list[str]] = {
     "Denials over time by reason": ["denials"],
     "Latency percentiles": ["p50", "p95", "p99"],
     "Upstream errors over time": ["errors"],
+    "Calls over time by replica": ["calls"],
 }
 
 
@@ -84,6 +89,8 @@ def _call(minutes_ago: float, tool: str, decision: str, **kw: Any) -> AuditRecor
         "decision": decision,
         "policy_version": "v2-abc123",
         "latency_ms": 12.0,
+        # Two replicas: gw-b serves other-agent, gw-a everyone else.
+        "replica": "gw-b" if client == "other-agent" else "gw-a",
     }
     if client is not None:
         defaults |= {
@@ -111,6 +118,9 @@ def seed_records() -> list[AuditRecord]:
                     notes={"trigger": "watch", "error": "documents.yaml:4: unknown tool"}),
         AuditRecord(kind="policy_reload", decision="ok", policy_version="v2-abc123",
                     time=at(190), notes={"trigger": "sighup"}),
+        # gw-b has since loaded another version, gw-a has not: the replicas disagree.
+        AuditRecord(kind="policy_reload", decision="ok", policy_version="v3-def456",
+                    time=at(10), notes={"trigger": "watch"}, replica="gw-b"),
         _call(250, "astro_list_sessions", "allow", policy_version="v1-000000", latency_ms=40.0,
               upstream="influxdb", upstream_status=200, result_count=3, result_bytes=812),
         _call(5 * 24 * 60, "astro_list_sessions", "allow"),  # outside the time range
@@ -350,6 +360,7 @@ def test_variable_queries_return_the_seeded_values(runner: Runner) -> None:
     ]  # fmt: skip
     assert runner.variables["client"].options == ["(none)", "hermes", "other-agent"]
     assert runner.variables["decision"].options == ["allow", "deny", "error"]
+    assert runner.variables["replica"].options == ["gw-a", "gw-b"]
 
 
 def _run_all_panels(runner: Runner, dashboard: dict[str, Any]) -> dict[str, Any]:
@@ -416,6 +427,11 @@ def test_panel_values_match_the_seeded_records(runner: Runner, dashboard: dict[s
     failed = [r for r in reloads if r[1] == "failed"]
     assert failed and failed[0][4] == "documents.yaml:4: unknown tool"
     assert {r[3] for r in reloads} == {"start", "watch", "sighup"}
+    assert results["Policy versions in force"][1] == [(2,)]
+    replicas = {r[0]: (r[1], r[3]) for r in results["Replicas and their policy version"][1]}
+    assert replicas["gw-b"] == ("v3-def456", 21)
+    assert replicas["gw-a"][0] == "v2-abc123"
+    assert sum(r[4] for r in results["Replicas and their policy version"][1]) == 1
     versions = {r[0]: r[3] for r in results["Calls by policy version"][1]}
     assert versions["v1-000000"] == 1
 
@@ -471,7 +487,8 @@ def test_annotations_run(runner: Runner, dashboard: dict[str, Any]) -> None:
     (annotation,) = dashboard["annotations"]["list"]
     columns, rows = runner.fetch_rows(annotation["target"]["rawSql"])
     assert [c[0] for c in columns] == ["time", "text", "tags"]
-    assert len(rows) == 3
+    assert len(rows) == 4
+    assert rows[-1][1] == "policy ok: v3-def456 on gw-b"  # which replica reloaded
 
 
 def test_datasource_role_can_only_read(audit_db: AuditDb) -> None:

@@ -27,6 +27,8 @@ ALERTS = {
     "LabgatePolicyReloadFailed",
     "LabgateAuditShippingBehind",
     "LabgateAuditShippingStalled",
+    "LabgateRedisAway",
+    "LabgateReplicasDisagree",
 }
 
 

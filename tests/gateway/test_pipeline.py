@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext
 
+from gateway.cache import ResultCache
 from gateway.errors import AuthError
 from gateway.pipeline import STAGES
 from tests.support import testcap
@@ -128,7 +129,9 @@ async def test_identical_calls_survive_the_first_callers_cancellation(gw: Gatewa
     while counter.runs == 0:
         await asyncio.sleep(0.01)
     follower = call()
-    while sum(f.waiters for f in pipeline.cache._inflight.values()) < 2:
+    cache = pipeline.cache
+    assert isinstance(cache, ResultCache)
+    while sum(f.waiters for f in cache._inflight.values()) < 2:
         await asyncio.sleep(0.01)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):

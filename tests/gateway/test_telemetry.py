@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from gateway.telemetry import (
     DURATION_BUCKETS,
     METRIC_NAMES,
+    ReplicaFacts,
     Telemetry,
     TelemetrySettings,
     current_trace_id,
@@ -32,6 +33,10 @@ EXPECTED_LABELS = {
     "labgate_cache_total": {"tool", "result"},
     "labgate_edge_refusals_total": {"listener", "code"},
     "labgate_shadow_disagreements_total": {"tool", "change"},
+    "labgate_replica_info": {"replica", "policy_version"},
+    "labgate_replica_policy_versions": set(),
+    "labgate_redis_up": set(),
+    "labgate_limit_fallbacks_total": {"mode"},
 }
 
 
@@ -55,6 +60,9 @@ def _exercise(t: Telemetry) -> None:
     t.record_shadow_disagreement("astro_list_sessions", "narrow")
     t.add_breaker_source(lambda: {"influx": "open", "kuma": "closed"})
     t.set_audit_lag_source(lambda: 7)
+    t.set_replica_source(
+        lambda: ReplicaFacts("gw-a", "v1", 2, redis_up=False, fallbacks={"deny": 3, "local": 1})
+    )
 
 
 def _families(t: Telemetry) -> dict[str, tuple[str, list[tuple[str, dict[str, str], float]]]]:
