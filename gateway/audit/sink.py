@@ -1,7 +1,10 @@
 """What the pipeline writes audit records to: the journal (durable) first, then the log line.
 
     sink = AuditSink(journal)
-    await sink.write(record)    # returns once durable; raises AuditUnavailable otherwise
+    await sink.write(record)    # returns once durable and logged; raises AuditUnavailable
+
+The log lines of one commit are written by the journal's writer thread right after the commit
+and before any caller is answered (one write for the whole group, off the event loop).
 
 Shipping to PostgreSQL runs separately (:class:`~gateway.audit.postgres.PostgresSink`).
 """
@@ -20,12 +23,12 @@ class AuditSink:
     def __init__(self, journal: Journal, log: AuditLog | None = None) -> None:
         self.journal = journal
         self._log = log or AuditLog()
+        journal.on_commit = self._log.emit_rows
 
     async def write(self, record: AuditRecord) -> None:
         try:
-            row = await self.journal.append_row(record)
+            await self.journal.append_row(record)
         except AuditUnavailable:
             raise
         except Exception as exc:  # fail closed on anything unexpected
             raise AuditUnavailable(internal=f"audit write failed: {exc!r}") from exc
-        self._log.emit(row)
