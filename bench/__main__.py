@@ -3,6 +3,7 @@
 python -m bench                  # the full run (about four minutes), writes bench/results/
 python -m bench --quick          # short runs, to check the harness itself
 python -m bench --profile        # also sample the gateway under load with py-spy
+python -m bench --only latency,documents   # only these groups of figures (see GROUPS)
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ ORDER = (
     "throughput_ratio",
     "latency_added_p50",
     "latency_added_p99",
+    "latency_added_p50_normal",
+    "latency_added_p99_normal",
     "mcp_ratio",
+    "documents_search_p50",
+    "documents_search_p99",
     "single_flight",
     "policy_decision",
     "result_scrub",
@@ -36,6 +41,22 @@ ORDER = (
     "rss_after_calls",
     "rss_growth",
     "start_to_ready",
+)
+
+
+#: ``--only`` groups: the figures each measures.
+GROUPS = (
+    "start",
+    "throughput",
+    "mcp",
+    "latency",
+    "latency_normal",
+    "documents",
+    "single_flight",
+    "rss",
+    "policy",
+    "scrub",
+    "shipping",
 )
 
 
@@ -139,7 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs (checks the harness)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy")
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated groups to measure, of: {', '.join(GROUPS)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    only = {g.strip() for g in args.only.split(",") if g.strip()} or set(GROUPS)
+    if only - set(GROUPS):
+        parser.error(f"unknown groups: {', '.join(sorted(only - set(GROUPS)))}")
     seconds, rounds, calls, starts, lat_count, ship = (
         (3.0, 1, 5_000, 2, 100, 5_000) if args.quick else (8.0, 3, 100_000, 3, 500, 50_000)
     )
@@ -155,31 +184,49 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="labgate-bench-") as tmp, Lab(Path(tmp)) as lab:
         say(f"issuer {lab.issuer.issuer}, stub {lab.stub_url}, hello {lab.hello_url}")
         samples = []
-        for i in range(starts):
+        for i in range(starts if "start" in only else 1):
             samples.append(lab.start_gateway())
-            if i < starts - 1:
+            if i < starts - 1 and "start" in only:
                 lab.stop_gateway()
-        keep(figures.start_to_ready(samples))
+        if "start" in only:
+            keep(figures.start_to_ready(samples))
         load = figures.Load(Path(tmp), seconds, connections=16)
-        say("warming up")
-        load.run(lab.hello_request(), 2)
-        load.run(lab.rest_request("bench_lookup", figures.CACHED_ARGS), 3)
-        keep(figures.throughput_ratio(lab, load, rounds))
-        keep(figures.mcp_ratio(lab, load, max(1, rounds - 1)))
-        keep(*figures.latency_added(lab, lat_count))
-        keep(figures.single_flight(lab))
-        say(f"driving {calls:,} calls for the RSS figures")
-        keep(*figures.rss_over_calls(lab, figures.Load(Path(tmp), 20.0, 16), calls))
+        if only & {"throughput", "mcp", "rss"} or args.profile:
+            say("warming up")
+            load.run(lab.hello_request(), 2)
+            load.run(lab.rest_request("bench_lookup", figures.CACHED_ARGS), 3)
+        if "throughput" in only:
+            keep(figures.throughput_ratio(lab, load, rounds))
+        if "mcp" in only:
+            keep(figures.mcp_ratio(lab, load, max(1, rounds - 1)))
+        if "latency" in only:
+            keep(*figures.latency_added(lab, lat_count))
+        if "documents" in only:
+            keep(*figures.documents_search(lab, lat_count // 2))
+        if "single_flight" in only:
+            keep(figures.single_flight(lab))
+        if "rss" in only:
+            say(f"driving {calls:,} calls for the RSS figures")
+            keep(*figures.rss_over_calls(lab, figures.Load(Path(tmp), 20.0, 16), calls))
         if args.profile:
             profile_gateway(lab, load, args.out, 10)
         lab.stop_gateway()
-        keep(policy_figure())
-        keep(scrub_figure())
-        keep(shipping_figure(lab.dsn, ship))
+        if "latency_normal" in only:
+            say("restarting the gateway with journal_synchronous: NORMAL")
+            lab.start_gateway(synchronous="NORMAL")
+            keep(*figures.latency_added(lab, lat_count, synchronous="NORMAL"))
+            lab.stop_gateway()
+        if "policy" in only:
+            keep(policy_figure())
+        if "scrub" in only:
+            keep(scrub_figure())
+        if "shipping" in only:
+            keep(shipping_figure(lab.dsn, ship))
     run.figures = [found[k] for k in ORDER if k in found]
     run.seconds = time.monotonic() - t0
     run.machine["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    json_path, md_path = write_results(run, args.out)
+    # A partial run never replaces the full run's files.
+    json_path, md_path = write_results(run, args.out / "only" if args.only else args.out)
     print(markdown(run))
     say(f"wrote {json_path} and {md_path}")
     return 0
