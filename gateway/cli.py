@@ -13,7 +13,6 @@ labgate doctor                      check the deployment against the live servic
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -42,11 +41,11 @@ def _registry(settings: Any) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.doctor.startup import check_startup
-    from gateway.serve import serve
+    from gateway.serve import run
 
     settings = _settings(args)
     check_startup(settings, _registry(settings))
-    return asyncio.run(serve(settings))
+    return run(settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
