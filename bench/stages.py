@@ -483,9 +483,14 @@ def measure_servers(lab: Lab, seconds: float) -> dict[str, Any]:
         assert lab.hello is not None
         hello = _cpu_per_request(lab.hello.pid, load, lab.hello_request(), seconds)
         gateway = _cpu_per_request(lab.gateway_pid, load, rest, seconds)
+        out = {"hello": hello, "gateway_cached_rest": gateway, "seconds": seconds}
+        if lab.mcp_status() == "ok":
+            mcp = lab.mcp_request("bench_lookup", CACHED_ARGS)
+            load.run(mcp, 2)
+            out["gateway_cached_mcp"] = _cpu_per_request(lab.gateway_pid, load, mcp, seconds)
     finally:
         lab.stop_gateway()
-    return {"hello": hello, "gateway_cached_rest": gateway, "seconds": seconds}
+    return out
 
 
 def markdown(table: Table) -> str:
@@ -520,7 +525,9 @@ def markdown(table: Table) -> str:
             "| server | req/s | CPU per request (µs) | by thread (µs) |",
             "|---|---:|---:|---|",
         ]
-        for name in ("hello", "gateway_cached_rest"):
+        for name in ("hello", "gateway_cached_rest", "gateway_cached_mcp"):
+            if name not in table.servers:
+                continue
             s = table.servers[name]
             threads = ", ".join(f"{k} {v:,.0f}" for k, v in s["by_thread_us"].items())
             lines.append(
@@ -546,11 +553,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5000, help="runs per in-process stage")
     parser.add_argument("--seconds", type=float, default=5.0, help="wrk seconds per server")
     parser.add_argument("--no-server", action="store_true", help="skip the servers under wrk")
+    parser.add_argument("--server-only", action="store_true", help="only the servers under wrk")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     logging.getLogger("labgate.audit").disabled = True  # the journal's lines are not the point
     with tempfile.TemporaryDirectory(prefix="labgate-stages-") as tmp, Lab(Path(tmp)) as lab:
-        table = _run_loop(measure_in_process(lab, args.runs))
+        table = Table() if args.server_only else _run_loop(measure_in_process(lab, args.runs))
         if not args.no_server:
             table.servers = measure_servers(lab, args.seconds)
     text = markdown(table)
