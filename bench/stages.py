@@ -427,6 +427,87 @@ async def _hop_only(runs: int) -> Stage:
     return stage
 
 
+def _asgi_call(
+    app: Any, path: str, headers: list[tuple[bytes, bytes]], body: bytes
+) -> Callable[[], Awaitable[object]]:
+    """One request straight into the ASGI app (no socket, no HTTP parser): the face's own
+    cost, pipeline included. Raises unless the answer is 200."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8080),
+        "app": app,
+    }
+
+    async def one() -> object:
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status = 0
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(dict(scope, state={}), receive, send)
+        if status != 200:
+            raise RuntimeError(f"{path} answered {status}")
+        return status
+
+    return one
+
+
+async def _faces(lab: Lab, settings: Any, runs: int) -> list[Stage]:
+    """REST and MCP (2026-07-28) ``tools/call`` of the cached tool, straight into the app."""
+    from gateway.app import create_app
+
+    app = create_app(settings)
+    _, _, rest_headers, rest_body = lab.rest_request("bench_lookup", CACHED_ARGS)
+    _, _, mcp_headers, mcp_body = lab.mcp_request("bench_lookup", CACHED_ARGS)
+
+    def raw(headers: dict[str, str], body: str | None) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        data = (body or "").encode()
+        items = [(b"host", b"127.0.0.1:8080"), (b"content-length", str(len(data)).encode())]
+        items += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+        return items, data
+
+    out: list[Stage] = []
+    async with app.router.lifespan_context(app):
+        rest = _asgi_call(app, "/v1/tools/bench_lookup", *raw(rest_headers, rest_body))
+        mcp = _asgi_call(app, "/mcp", *raw(mcp_headers, mcp_body))
+        few = max(200, runs // 10)
+        for name, fn in (("REST", rest), ("MCP (2026-07-28)", mcp)):
+            out.append(
+                await _time_async(f"{name} cached call into the app, one at a time", fn, few)
+            )
+            out.append(
+                await _time_concurrent(
+                    f"{name} cached call into the app, 16 in flight",
+                    fn,
+                    few // 16 + 1,
+                    16,
+                    "per call",
+                )
+            )
+    return out
+
+
 async def measure_in_process(lab: Lab, runs: int) -> Table:
     table = Table()
     journal_path = lab.tmp / "stages-audit.db"
@@ -436,6 +517,10 @@ async def measure_in_process(lab: Lab, runs: int) -> Table:
         table.cached = await _stages_of(rt, lab.token, "bench_lookup", CACHED_ARGS, runs)
         table.uncached = await _stages_of(rt, lab.token, "bench_fetch", UNCACHED_ARGS, runs)
         table.whole = await _whole(rt, lab.token, runs)
+    faces_settings = load_settings(
+        lab.config_path, journal_path=lab.tmp / "stages-faces.db", postgres=None
+    )
+    table.whole += await _faces(lab, faces_settings, runs)
     table.journal = await _journal(lab.tmp, runs)
     return table
 
