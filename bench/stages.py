@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -56,6 +57,7 @@ from gateway.capability import ToolContext
 from gateway.logs import RawLineHandler
 from gateway.policy.evaluate import CallRequest, evaluate
 from gateway.registry import registry_for
+from gateway.serve import GC_THRESHOLD
 from gateway.settings import load_settings
 from gateway.shaping import HARD_CEILING, Provenance, Shape, envelope, shape
 
@@ -642,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args(argv)
     logging.getLogger("labgate.audit").disabled = True  # the journal's lines are not the point
+    gc.set_threshold(GC_THRESHOLD, 20, 20)  # as labgate serve runs
     with tempfile.TemporaryDirectory(prefix="labgate-stages-") as tmp, Lab(Path(tmp)) as lab:
         table = Table() if args.server_only else _run_loop(measure_in_process(lab, args.runs))
         if not args.no_server:
