@@ -57,13 +57,17 @@ T = TypeVar("T")
 
 class _Waits:
     """The appends one event loop is waiting for, oldest first, and the one timer that fails
-    any of them still unwritten at its deadline (instead of a timer per append)."""
+    any of them still unwritten at its deadline (instead of a timer per append).
 
-    __slots__ = ("loop", "pending", "timer")
+    ``outbox`` holds the appends made since the loop last handed a group to the writer: they
+    go together, in one hand-off, once the loop's current round of ready callbacks is done."""
+
+    __slots__ = ("loop", "outbox", "pending", "timer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.pending: deque[_Item] = deque()
+        self.outbox: list[_Item] = []
         self.timer: asyncio.TimerHandle | None = None
 
 
@@ -99,7 +103,7 @@ class Journal:
         self.append_timeout = append_timeout
         self.max_batch = max_batch
         self.journal_id = ""
-        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | object] = queue.SimpleQueue()
         self._waits: _Waits | None = None
         #: Called in the writer thread with the rows of each commit, after the commit and
         #: before any caller is answered (the audit log lines: ``AuditSink``).
@@ -157,6 +161,9 @@ class Journal:
         if self._thread is None:
             return
         self._closing = True
+        waits = self._waits
+        if waits is not None and waits.outbox and waits.loop is asyncio.get_running_loop():
+            self._hand_over(waits)  # before the stop: nothing appended is left behind
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
@@ -231,9 +238,18 @@ class Journal:
         waits.pending.append(item)
         if waits.timer is None:
             waits.timer = loop.call_at(item.deadline, self._expire, waits)
-        self._queue.put(item)
+        # Group commit starts here: every append of this round of the loop goes to the writer
+        # in one hand-off (one wake-up, one transaction), right after the round.
+        waits.outbox.append(item)
+        if len(waits.outbox) == 1:
+            loop.call_soon(self._hand_over, waits)
         # A cancelled caller cancels only this future: the write still happens, nobody waits.
         return await item.future
+
+    def _hand_over(self, waits: _Waits) -> None:
+        items, waits.outbox = waits.outbox, []
+        if items:
+            self._queue.put(items)
 
     def _expire(self, waits: _Waits) -> None:
         """The deadline timer: fail the appends still unwritten after ``append_timeout``."""
@@ -295,8 +311,8 @@ class Journal:
                 while True:
                     if first is _STOP:
                         stop = True
-                    elif isinstance(first, _Item):
-                        batch.append(first)
+                    elif isinstance(first, list):
+                        batch.extend(first)
                     if stop or len(batch) >= self.max_batch:
                         break
                     try:
