@@ -47,16 +47,17 @@ from starlette.responses import JSONResponse
 from bench.figures import CACHED_ARGS, Load
 from bench.lab import Lab
 from bench.procs import ROOT
-from gateway.app import Runtime
 from gateway.arguments import parse_arguments
 from gateway.audit.chain import GENESIS, link, record_text
 from gateway.audit.journal import Journal
 from gateway.audit.log import AuditLog
 from gateway.audit.record import AuditRecord, canonical_json
 from gateway.capability import ToolContext
+from gateway.ids import token_hex16
 from gateway.logs import RawLineHandler
-from gateway.policy.evaluate import CallRequest, evaluate
+from gateway.policy.evaluate import CallRequest, evaluate, evaluate_arguments
 from gateway.registry import registry_for
+from gateway.runtime import Runtime
 from gateway.serve import GC_THRESHOLD
 from gateway.settings import load_settings
 from gateway.shaping import HARD_CEILING, Provenance, Shape, envelope, shape
@@ -148,16 +149,16 @@ async def _stages_of(
     host = "127.0.0.1"
 
     async def admit() -> object:
-        return await rt.gate.admit(headers, host, face="rest")
+        return await pipeline.admit(headers, host, face="rest")
 
     out.append(await _time_async("authenticate (verified-token cache hit)", admit, runs))
-    principal = await rt.gate.admit(headers, host, face="rest")
+    principal = await pipeline.admit(headers, host, face="rest")
 
     ids = _time_sync(
         "ids and timestamp (request id, event id, record time)",
         lambda: (
-            secrets.token_hex(16),
-            secrets.token_hex(16),
+            token_hex16(),
+            token_hex16(),
             datetime.now(UTC).isoformat(timespec="microseconds"),
         ),
         runs,
@@ -178,6 +179,7 @@ async def _stages_of(
     now = pipeline.clock()
     tool_req = CallRequest(principal, cap.name, tool, None, now)
     out.append(_time_sync("decide: the tool", lambda: evaluate(tool_req, policy_set), runs))
+    first = evaluate(tool_req, policy_set)
 
     def arguments() -> dict[str, Any]:
         parsed = parse_arguments(tool_obj.args_model, args)
@@ -188,8 +190,15 @@ async def _stages_of(
     parsed = parse_arguments(tool_obj.args_model, args)
     arg_values = arguments()
     call_req = CallRequest(principal, cap.name, tool, arg_values, now)
-    out.append(_time_sync("decide: the arguments", lambda: evaluate(call_req, policy_set), runs))
-    decision = evaluate(call_req, policy_set)
+    out.append(
+        _time_sync(
+            "decide: the arguments (the tool's rule, its bounds)",
+            lambda: evaluate_arguments(first, call_req, policy_set),
+            runs,
+            "a full second evaluation before this round",
+        )
+    )
+    decision = evaluate_arguments(first, call_req, policy_set)
     obligations = decision.obligations
     assert decision.allowed and obligations is not None
 
@@ -322,15 +331,12 @@ async def _whole(rt: Runtime, token: str, runs: int) -> list[Stage]:
 
     def call(tool: str, args: dict[str, Any]) -> Callable[[], Awaitable[object]]:
         async def one() -> object:
-            principal = await rt.gate.admit(headers, "127.0.0.1", face="rest")
             outcome = await rt.pipeline.call(
                 headers=headers,
                 client_host="127.0.0.1",
                 tool_name=tool,
                 raw_args=args,
                 face="rest",
-                principal=principal,
-                request_id=secrets.token_hex(16),
             )
             return JSONResponse(outcome.envelope, headers={"X-Request-Id": "r" * 32})
 

@@ -34,7 +34,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar, get_type_hints
 import httpx
 from pydantic import BaseModel, Field
 
-from gateway.errors import ConfigError, GatewayError, UpstreamTimeout, UpstreamUnavailable
+from gateway.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
 
 __all__ = [
     "UNTRUSTED_MARK",
@@ -240,8 +240,6 @@ def upstream_failure(subject: str, exc: GatewayError) -> Finding:
     """The finding for an error raised by the guarded upstream client (no upstream text)."""
     if isinstance(exc, UpstreamUnavailable | UpstreamTimeout):
         return Finding("fail", subject, "unreachable", f"no answer ({exc.code})")
-    if isinstance(exc, ConfigError):
-        return Finding("fail", subject, "not-configured", exc.detail)
     return Finding("fail", subject, "unexpected-shape", f"unusable answer ({exc.code})")
 
 

@@ -26,12 +26,35 @@ from pydantic_settings import (
 from gateway.auth.settings import AuthSettings
 from gateway.errors import ConfigError
 from gateway.secrets import read_secret_file
-from gateway.telemetry import TelemetrySettings
-from gateway.upstream import UpstreamSettings
+from gateway.upstream.settings import UpstreamSettings
 
 __all__ = ["ListenSettings", "McpSettings", "PostgresSettings", "Settings", "load_settings"]
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("labgate_config_file", default=None)
+
+
+class TelemetrySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: OTLP/HTTP collector base URL (``/v1/traces`` is appended); ``None``: no span export.
+    otlp_endpoint: str | None = None
+    service_name: str = "labgate"
+    #: Record spans even without an exporter (default: only when ``otlp_endpoint`` is set;
+    #: unrecorded spans still give the audit record its trace id).
+    record_spans: bool = False
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _check_endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL")
+        return value
+
+    def traces_url(self) -> str | None:
+        if self.otlp_endpoint is None:
+            return None
+        base = self.otlp_endpoint.rstrip("/")
+        return base if base.endswith("/v1/traces") else base + "/v1/traces"
 
 
 class _Strict(BaseModel):

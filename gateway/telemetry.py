@@ -34,7 +34,8 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-from pydantic import BaseModel, ConfigDict, field_validator
+
+from gateway.settings import TelemetrySettings
 
 __all__ = [
     "DURATION_BUCKETS",
@@ -68,30 +69,6 @@ METRIC_NAMES = (
 )
 
 CacheResult = Literal["hit", "miss", "coalesced"]
-
-
-class TelemetrySettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    #: OTLP/HTTP collector base URL (``/v1/traces`` is appended); ``None``: no span export.
-    otlp_endpoint: str | None = None
-    service_name: str = "labgate"
-    #: Record spans even without an exporter (default: only when ``otlp_endpoint`` is set;
-    #: unrecorded spans still give the audit record its trace id).
-    record_spans: bool = False
-
-    @field_validator("otlp_endpoint")
-    @classmethod
-    def _check_endpoint(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("otlp_endpoint must be an http:// or https:// URL")
-        return value
-
-    def traces_url(self) -> str | None:
-        if self.otlp_endpoint is None:
-            return None
-        base = self.otlp_endpoint.rstrip("/")
-        return base if base.endswith("/v1/traces") else base + "/v1/traces"
 
 
 def current_trace_id() -> str | None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from gateway import errors
 from gateway.auth.reasons import AuthReason
-from gateway.reference.catalog import AUTH_REASONS, ERROR_HINTS, POLICY_REASONS
+from gateway.policy.reasons import Reason
+from gateway.reference.catalog import AUTH_REASONS, POLICY_REASONS
 from gateway.reference.notes import SETTING_NOTES
 from gateway.reference.settings import settings
 from gateway.reference.splice import documents, render, stale
@@ -39,8 +41,29 @@ def test_every_auth_reason_is_described() -> None:
     assert set(AUTH_REASONS) == {r.value for r in AuthReason}
 
 
-def test_every_error_code_has_a_hint() -> None:
-    assert set(ERROR_HINTS) == set(error_codes())
+def test_every_reason_is_emitted() -> None:
+    assert {r.value for r in Reason} == emitted_reasons()
+
+
+def test_the_catalog_holds_every_agent_facing_failure_once() -> None:
+    rows = errors.catalog()
+    assert all(f.hint.strip() and f.message.strip() for f in rows)
+    assert {f.audit_reason for f in rows} - {None} <= {r.value for r in Reason}
+    assert len({f.code for f in rows}) == len(rows) == len(error_codes())
+    # every GatewayError subclass (but the abstract upstream base) is a catalog entry
+    import inspect
+
+    classes = {
+        cls
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.GatewayError) and cls is not errors.UpstreamFailure
+    }
+    assert classes == set(errors.CATALOG)
+
+
+def test_start_up_errors_are_not_agent_facing() -> None:
+    assert not issubclass(errors.ConfigError, errors.GatewayError)
+    assert issubclass(errors.ConfigError, errors.StartupError)
 
 
 def test_every_setting_has_a_meaning() -> None:

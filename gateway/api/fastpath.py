@@ -1,16 +1,18 @@
-"""The call fast path: ``POST /v1/tools/{name}`` and ``/mcp[/capability]`` served before
-FastAPI's own layers.
+"""The dispatch path of tool calls and MCP: ``POST /v1/tools/{name}`` and ``/mcp[/capability]``
+served before FastAPI's own layers.
 
 A tool call needs none of FastAPI's request machinery (the pipeline reads and validates the body
 itself; the MCP face reads its own requests), and every layer an ASGI call passes through costs
 time on each await. This middleware sits directly inside Starlette's ServerErrorMiddleware (so
-an unexpected exception still becomes a plain 500) and hands those calls to the same handlers
-the routes use; everything else goes on to the app. Measured effect: docs/performance.md.
+an unexpected exception still becomes a plain 500) and is the only way to those handlers: no
+route serves them (their OpenAPI paths are generated from the tool definitions, see
+``openapi.py``). Everything else goes on to the app. Measured effect: docs/performance.md.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.api.rest import call_tool
@@ -28,10 +30,15 @@ class ToolCallFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
-            if scope["method"] == "POST" and path.startswith(PREFIX):
+            if path.startswith(PREFIX):
                 name = path[len(PREFIX) :]
                 if name and "/" not in name:
-                    response = await call_tool(Request(scope, receive), name)
+                    if scope["method"] == "POST":
+                        response = await call_tool(Request(scope, receive), name)
+                    else:  # a tool is only ever POSTed
+                        response = JSONResponse(
+                            {"detail": "Method Not Allowed"}, 405, headers={"Allow": "POST"}
+                        )
                     await response(scope, receive, send)
                     return
             elif path == MCP or path.startswith(MCP + "/"):

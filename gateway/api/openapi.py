@@ -10,21 +10,23 @@ from fastapi.openapi.utils import get_openapi
 from gateway.api.export import input_schema
 from gateway.api.problems import PROBLEM_SCHEMA
 from gateway.capability import Tool
+from gateway.errors import InsufficientScope, catalog
 from gateway.shaping import envelope_schema
 
-__all__ = ["build_openapi"]
+__all__ = ["build_openapi", "tool_statuses"]
 
 _REF = "#/components/schemas/"
-_ERRORS = {
-    "401": "Missing or invalid bearer token",
-    "403": "Not permitted",
-    "404": "No such item (or not in scope: the two look alike)",
-    "422": "Invalid arguments",
-    "429": "Rate limited",
-    "502": "Upstream failure",
-    "503": "Unavailable (maintenance, kill switch, audit log not writable)",
-    "504": "Upstream timeout",
-}
+#: Refused per MCP request, never by a REST call.
+_MCP_ONLY = frozenset({InsufficientScope.code})
+
+
+def tool_statuses() -> dict[str, str]:
+    """Every status a tool call can answer besides 200, from the failure catalog."""
+    by_status: dict[int, list[str]] = {}
+    for f in catalog():
+        if f.code not in _MCP_ONLY:
+            by_status.setdefault(f.status, []).append(f"`{f.code}`: {f.message}")
+    return {str(status): " ".join(by_status[status]) for status in sorted(by_status)}
 
 
 def _lift_defs(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +62,7 @@ def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> di
         "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     }
     problem = {"application/problem+json": {"schema": {"$ref": _REF + "Problem"}}}
+    statuses = tool_statuses()
     for t in tools:
         op: dict[str, Any] = {"tags": ["tools"], "operationId": t.name}
         doc["paths"][f"/v1/tools/{t.name}"] = {"post": op}
@@ -81,12 +84,12 @@ def build_openapi(app: FastAPI, tools: list[Tool[Any, Any]], version: str) -> di
                 "description": "The tool's result in the labgate envelope",
                 "content": {"application/json": {"schema": {"$ref": _REF + env_name}}},
             },
-            **{code: {"description": text, "content": problem} for code, text in _ERRORS.items()},
+            **{code: {"description": text, "content": problem} for code, text in statuses.items()},
         }
     listing = doc["paths"]["/v1/tools"]["get"]
     listing["security"] = [{"bearer": []}]
     for code in ("401", "422", "429", "503"):  # the auth gate (throttle, rejection, audit); format
-        listing["responses"][code] = {"description": _ERRORS[code], "content": problem}
+        listing["responses"][code] = {"description": statuses[code], "content": problem}
     listing["responses"]["200"]["content"]["application/json"]["schema"] = {
         "type": "object",
         "properties": {

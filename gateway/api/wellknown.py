@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
+from gateway.api.common import port_of
+
 if TYPE_CHECKING:
     from gateway.settings import Settings
 
@@ -39,10 +41,10 @@ def resource_metadata(settings: Settings, resource_path: str = "") -> dict[str, 
 
 def add_wellknown_routes(app: FastAPI) -> None:
     async def root(request: Request) -> JSONResponse:
-        return JSONResponse(resource_metadata(request.app.state.runtime.settings))
+        return JSONResponse(resource_metadata(port_of(request).settings))
 
     async def mcp(request: Request) -> JSONResponse:
-        return JSONResponse(resource_metadata(request.app.state.runtime.settings, "/mcp"))
+        return JSONResponse(resource_metadata(port_of(request).settings, "/mcp"))
 
     app.add_api_route(PATH, root, methods=["GET"], include_in_schema=False)
     app.add_api_route(PATH + "/mcp", mcp, methods=["GET"], include_in_schema=False)

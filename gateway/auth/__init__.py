@@ -10,16 +10,19 @@ Every failure is a :class:`gateway.errors.AuthError` whose ``reason`` is an
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from gateway.auth.dev import DevIssuer, ensure_loopback
-from gateway.auth.forward_auth import ForwardAuthAuthenticator
-from gateway.auth.oidc import BearerAuthenticator, HttpClientFactory, build_oidc
-from gateway.auth.reasons import AuthReason
-from gateway.auth.settings import AuthSettings
-from gateway.capability import Principal
 from gateway.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gateway.auth.dev import DevIssuer, ensure_loopback
+    from gateway.auth.forward_auth import ForwardAuthAuthenticator
+    from gateway.auth.oidc import BearerAuthenticator, HttpClientFactory
+    from gateway.auth.reasons import AuthReason
+    from gateway.auth.settings import AuthSettings
+    from gateway.capability import Principal
 
 __all__ = [
     "AuthReason",
@@ -31,6 +34,25 @@ __all__ = [
     "build_authenticator",
     "ensure_loopback",
 ]
+
+
+#: Where each re-exported name lives: imported on first use, so that reading settings
+#: (``gateway.auth.settings``) does not load the authenticators.
+_HOME = {
+    "AuthReason": "reasons",
+    "AuthSettings": "settings",
+    "BearerAuthenticator": "oidc",
+    "DevIssuer": "dev",
+    "ForwardAuthAuthenticator": "forward_auth",
+    "ensure_loopback": "dev",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
 
 
 class Authenticator(Protocol):
@@ -59,6 +81,10 @@ def build_authenticator(
     ``bind_host`` is the agent listener's bind address; dev mode requires it and requires it to
     be loopback. ``dev_issuer`` lets the demo share the issuer it mints its printed token with.
     """
+    from gateway.auth.dev import DevIssuer, ensure_loopback
+    from gateway.auth.forward_auth import ForwardAuthAuthenticator
+    from gateway.auth.oidc import build_oidc
+
     if settings.mode == "oidc":
         if settings.oidc is None:  # also refused by AuthSettings itself
             raise ConfigError("auth.oidc is required in oidc mode", key="auth.oidc")

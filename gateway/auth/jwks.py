@@ -212,7 +212,7 @@ class RemoteJwks:
         try:
             return await self._attempt()
         except ConfigError as exc:
-            log.error("identity provider misconfigured: %s", exc.internal)
+            log.error("identity provider misconfigured: %s", exc.detail)
             self.last_error = "discovery document rejected"
             return False
 

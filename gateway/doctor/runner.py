@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 
-from gateway.app import validate_capability_configs
 from gateway.errors import ConfigError
 from gateway.registry import registry_for
+from gateway.runtime import validate_capability_configs
 from gateway.settings import load_settings
 
 from .identity import check_identity

@@ -77,7 +77,10 @@ async def _run(probe: object, ctx: DoctorContext, name: str) -> DoctorReport:
         report = await probe(ctx)
     except ConfigError as exc:
         code = "secret-unreadable" if "secret" in exc.detail else "not-configured"
-        return DoctorReport([Finding("fail", f"capability {name}", code, exc.detail)])
+        subject = f"capability {name}"
+        if exc.key and exc.key.startswith("upstreams."):  # the probe's upstream is the problem
+            subject = "upstream " + exc.key.split(".")[1]
+        return DoctorReport([Finding("fail", subject, code, exc.detail)])
     except GatewayError as exc:
         return DoctorReport([upstream_failure(f"capability {name}", exc)])
     assert isinstance(report, DoctorReport)

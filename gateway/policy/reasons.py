@@ -1,7 +1,9 @@
 """Stable reason codes carried by every decision and every audit record.
 
 The values are part of the operator interface (Grafana panels, alert rules, ``policy test``
-cases): never rename one; add new codes at the end and document them in ``docs/policy.md``.
+cases): never rename one; add new codes at the end and document them in
+``gateway/reference/catalog.py`` (the docs' table is generated). The reasons a failed call's
+record carries come from the failure catalog (``audit_reason`` in gateway/errors.py).
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ class Reason(StrEnum):
     CAPABILITY_OFF = "capability-off"
     POLICY_ERROR = "policy-error"
     RATE_LIMITED = "rate-limited"
-    SCOPE_VIOLATION = "scope-violation"
     INVALID_ARGUMENTS = "invalid-arguments"
     UPSTREAM_ERROR = "upstream-error"
     UPSTREAM_TIMEOUT = "upstream-timeout"
     UPSTREAM_UNAVAILABLE = "upstream-unavailable"
-    AUDIT_UNAVAILABLE = "audit-unavailable"
     UNAUTHENTICATED = "unauthenticated"
     RESULT_TOO_LARGE = "result-too-large"
     TOOL_TIMEOUT = "tool-timeout"
     NOT_FOUND = "not-found"
+    INTERNAL_ERROR = "internal-error"

@@ -1,15 +1,15 @@
 # ruff: noqa: E501  (one line per code)
 """What each reason and error code means: the one place the docs' code tables come from.
 
-Every policy reason the code emits, every authentication reason and every agent-facing error
-code has exactly one entry here; ``tests/test_docs_generated.py`` fails on a missing or stale
-entry. Reason values are in gateway/policy/reasons.py and gateway/auth/reasons.py, error codes
-in gateway/errors.py.
+Every policy reason and every authentication reason has exactly one entry here;
+``tests/test_docs_generated.py`` fails on a missing or stale entry. Reason values are in
+gateway/policy/reasons.py and gateway/auth/reasons.py. Error codes, their status, audit reason,
+message and hint are the failure catalog in gateway/errors.py.
 """
 
 from __future__ import annotations
 
-__all__ = ["AUTH_REASONS", "ERROR_HINTS", "POLICY_REASONS"]
+__all__ = ["AUTH_REASONS", "POLICY_REASONS"]
 
 POLICY_REASONS: dict[str, str] = {
     "allowed": "an allow rule matched and every bound held",
@@ -25,7 +25,14 @@ POLICY_REASONS: dict[str, str] = {
     "policy-error": "evaluation failed, or a policy reload was refused",
     "rate-limited": "a rule or global rate limit refused the call",
     "invalid-arguments": "the arguments do not match the tool's schema",
-    "unauthenticated": "no valid token (REST calls; the second reason is the authentication reason)",
+    "unauthenticated": "no valid token: `auth_failure` records (the second reason is the authentication reason)",
+    "upstream-error": "allowed, then the service behind the tool gave an unusable answer (`decision: error`)",
+    "upstream-timeout": "allowed, then the service behind the tool did not answer in time (`decision: error`)",
+    "upstream-unavailable": "allowed, then the service behind the tool was unreachable or its breaker open (`decision: error`)",
+    "result-too-large": "allowed, then the result was too large to return (`decision: error`)",
+    "tool-timeout": "allowed, then the tool did not finish within `tool_timeout_seconds` (`decision: error`)",
+    "not-found": "allowed, then the item did not exist or was outside the scope (`decision: error`)",
+    "internal-error": "a labgate fault (the record's `notes.cause` names the exception class)",
 }
 
 AUTH_REASONS: dict[str, str] = {
@@ -50,21 +57,4 @@ AUTH_REASONS: dict[str, str] = {
     "issuer-unreachable": "no key set could be loaded from the issuer, or the last one outlived `jwks_max_age_seconds`",
     "untrusted-proxy": "forward-auth request from an address outside `trusted_proxies`",
     "rate-limited": "the client address spent its `auth.throttle` bucket: answered `429` before any token check",
-}
-
-#: Agent-facing error code -> what the agent should change.
-ERROR_HINTS: dict[str, str] = {
-    "unauthenticated": "HTTP 401 before any tool is considered: send a valid bearer token (`WWW-Authenticate` names the resource metadata).",
-    "insufficient_scope": "HTTP 403 on `/mcp`: the token lacks the scope the operator requires for MCP.",
-    "denied": "Nothing to retry: the policy does not permit this call (an unknown tool looks the same).",
-    "not_found": "The item does not exist or is outside what the policy lets this caller see (the two look the same).",
-    "invalid_arguments": "Fix the arguments; `errors` locates each problem (never echoing the input).",
-    "rate_limited": "Wait `retry_after` seconds.",
-    "unavailable": "The operator paused agent access (maintenance or kill switch); retry later.",
-    "upstream_unavailable": "The service behind the tool is unreachable (or its breaker is open); retry later.",
-    "upstream_timeout": "The service behind the tool, or the tool itself, did not finish in time; retry later or narrow the request.",
-    "upstream_error": "The service behind the tool gave an unusable answer; retry later or narrow the request.",
-    "result_too_large": "Ask for less: a smaller page size or a narrower query.",
-    "audit_unavailable": "labgate cannot record calls right now and serves none; retry later.",
-    "internal_error": "A labgate fault; the operator sees it in the logs under `request_id`.",
 }

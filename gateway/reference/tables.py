@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -12,7 +11,7 @@ from gateway import errors
 from gateway.auth.reasons import AuthReason
 from gateway.policy.reasons import Reason
 
-from .catalog import AUTH_REASONS, ERROR_HINTS, POLICY_REASONS
+from .catalog import AUTH_REASONS, POLICY_REASONS
 from .settings import settings
 
 __all__ = ["TABLES", "emitted_reasons", "error_codes"]
@@ -39,8 +38,9 @@ def _settings_table(prefix: str = "", skip: tuple[str, ...] = ()) -> Callable[[]
 
 
 def emitted_reasons() -> set[str]:
-    """Policy reasons the code can put in a decision or record: every ``Reason.X`` it names."""
-    names: set[str] = set()
+    """Policy reasons the code can put in a decision or record: every ``Reason.X`` it names,
+    and every failure's ``audit_reason`` in the catalog (the pipeline writes it)."""
+    names = {f.audit_reason for f in errors.catalog() if f.audit_reason is not None}
     for path in (ROOT / "gateway").rglob("*.py"):
         if path.name == "reasons.py" or "reference" in path.parts:
             continue
@@ -51,18 +51,10 @@ def emitted_reasons() -> set[str]:
     return names
 
 
-RESERVED = "reserved: not emitted by this version (a call that fails after it was allowed "
-RESERVED += "is recorded with `decision: error` and its `error_code`)"
-
-
 def _policy_reasons() -> str:
-    emitted = emitted_reasons()
-    rows = [
-        (f"`{r.value}`", POLICY_REASONS.get(r.value, "") if r.value in emitted else RESERVED)
-        for r in Reason
-    ]
-    rows.sort(key=lambda row: row[1] == RESERVED)  # emitted first, in declaration order
-    return _table(("reason", "meaning"), rows)
+    return _table(
+        ("reason", "meaning"), [(f"`{r.value}`", POLICY_REASONS.get(r.value, "")) for r in Reason]
+    )
 
 
 def _auth_reasons() -> str:
@@ -72,20 +64,21 @@ def _auth_reasons() -> str:
 
 
 def error_codes() -> dict[str, tuple[int, str]]:
-    """Agent-facing code -> (HTTP status, default message), from gateway/errors.py."""
-    out: dict[str, tuple[int, str]] = {}
-    for _, cls in inspect.getmembers(errors, inspect.isclass):
-        if issubclass(cls, errors.GatewayError) and cls is not errors.ConfigError:
-            out.setdefault(cls.code, (cls.status, cls.default_message))
-    return out
+    """Agent-facing code -> (HTTP status, default message), from the catalog in errors.py."""
+    return {f.code: (f.status, f.message) for f in errors.catalog()}
 
 
 def _errors() -> str:
     rows = [
-        (f"`{code}`", str(status), ERROR_HINTS.get(code, ""))
-        for code, (status, _) in sorted(error_codes().items(), key=lambda i: (i[1][0], i[0]))
+        (
+            f"`{f.code}`",
+            str(f.status),
+            f"`{f.audit_reason}`" if f.audit_reason else "—",
+            f.hint,
+        )
+        for f in sorted(errors.catalog(), key=lambda f: (f.status, f.code))
     ]
-    return _table(("code", "HTTP", "what to change"), rows)
+    return _table(("code", "HTTP", "audit reason", "what to change"), rows)
 
 
 def _options(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str]]:

@@ -9,6 +9,8 @@ import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from gateway.errors import AuthError
+from gateway.pipeline import STAGES
 from tests.support import testcap
 from tests.support.gateway_app import Gateway
 
@@ -71,13 +73,13 @@ async def test_each_stage_is_a_span_of_the_call(make_gateway: Any) -> None:
         record = (await g.journal_records())[-1]
     spans = {s.name: s for s in exporter.get_finished_spans()}
     call = spans["labgate.call"]
-    for stage in ("labgate.decide", "labgate.tool", "labgate.audit"):
+    for stage in ("labgate.authenticate", "labgate.decide", "labgate.tool", "labgate.audit"):
         assert spans[stage].parent is not None, stage
         assert spans[stage].parent.span_id == call.context.span_id, stage
-    # authentication comes first (before the body is read), beside the call in one request
+    # authentication is the call's first stage (before the body is read), in one request
+    assert spans["labgate.authenticate"].start_time <= spans["labgate.decide"].start_time
     request = spans["labgate.request"]
-    for span in (spans["labgate.authenticate"], call):
-        assert span.parent is not None and span.parent.span_id == request.context.span_id
+    assert call.parent is not None and call.parent.span_id == request.context.span_id
     assert format(call.context.trace_id, "032x") == record["trace_id"]
 
 
@@ -133,3 +135,45 @@ async def test_identical_calls_survive_the_first_callers_cancellation(gw: Gatewa
     assert counter.runs == 1
     codes = sorted(str(r["error_code"]) for r in await gw.journal_records())
     assert codes == ["None", "cancelled"]
+
+
+async def test_authentication_is_the_first_stage_and_a_rejection_is_audited_once(
+    gw: Gateway,
+) -> None:
+    """A caller the gate rejects gets no call record, but the gate's aggregated record; no
+    argument is read and no policy is asked."""
+    reads = 0
+
+    async def read_body() -> Any:
+        nonlocal reads
+        reads += 1
+        return {"text": "x"}
+
+    with pytest.raises(AuthError) as info:
+        await gw.runtime.pipeline.call(
+            headers={"Authorization": "Bearer not-a-token"},
+            client_host="127.0.0.1",
+            tool_name="testcap_echo",
+            read_body=read_body,
+            face="rest",
+        )
+    assert info.value.reason == "malformed-token"
+    assert reads == 0
+    assert await gw.journal_records() == []
+    [failure] = await gw.journal_records("auth_failure")
+    assert failure["reasons"] == ["unauthenticated", "malformed-token"]
+    assert failure["face"] == "rest"
+
+
+def test_the_stages_are_listed_once_in_order() -> None:
+    assert [s.__name__ for s in STAGES] == [
+        "authenticate",
+        "read_arguments",
+        "resolve_tool",
+        "decide",
+        "bind_arguments",
+        "decide_with_arguments",
+        "rate_limit",
+        "execute",
+        "shape_result",
+    ]

@@ -90,3 +90,30 @@ def test_example_configuration_loads() -> None:
     assert settings.auth.mode == "oidc"
     assert settings.auth.oidc is not None
     assert settings.auth.oidc.issuer.endswith("/")
+
+
+def test_settings_do_not_load_the_runtime() -> None:
+    """Reading configuration (the CLI, the doctor, the reference) builds no client or meter."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    probe = "import json, sys, gateway.settings; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    runtime = {
+        "gateway.runtime",
+        "gateway.app",
+        "gateway.pipeline",
+        "gateway.telemetry",
+        "gateway.auth.oidc",
+        "gateway.auth.jwks",
+        "gateway.upstream.client",
+        "gateway.upstream.registry",
+        "opentelemetry",
+        "prometheus_client",
+    }
+    assert loaded & runtime == set()

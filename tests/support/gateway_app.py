@@ -12,9 +12,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from gateway.app import Runtime, create_app
+from gateway.app import create_app
 from gateway.auth.dev import DevIssuer
 from gateway.registry import Registry
+from gateway.runtime import Runtime
 from gateway.settings import Settings, load_settings
 from tests.support import testcap
 

@@ -1,6 +1,6 @@
 """The MCP face: Streamable HTTP at ``/mcp`` and ``/mcp/<capability>``, both protocol eras.
 
-``mount_mcp(app, runtime)`` adds the routes; ``mcp_lifespan(app)`` runs the SDK's session
+``mount_mcp(app, port)`` wires the face; ``mcp_lifespan(app)`` runs the SDK's session
 managers and is entered from the app's lifespan, inside the runtime. Tools are listed and
 called through the core pipeline, so MCP sees exactly what REST sees and is audited the same.
 """

@@ -2,11 +2,13 @@
 
 In order: the Host header (only when ``mcp.allowed_hosts`` is configured), the Origin header
 (absent is fine; present must be configured or the public URL's own origin), the bearer token
-through the runtime's auth gate (throttled per client address; signature, ``iss``, ``aud``,
-``azp``, expiry; every rejection audited), and the scope
-``mcp.required_scope``. A request that passes carries its :class:`Principal` in the ASGI scope
-under :data:`PRINCIPAL_KEY`; the SDK's session manager also gets ``scope["user"]``, so a
-legacy-era session only accepts requests from the principal that opened it.
+through the pipeline's authentication stage (``Pipeline.admit``: the auth gate, throttled per
+client address; signature, ``iss``, ``aud``, ``azp``, expiry; every rejection audited in
+aggregate, as on REST), and the scope ``mcp.required_scope``. A request that passes carries
+its :class:`Principal` in the ASGI scope under :data:`PRINCIPAL_KEY` (a ``tools/call`` hands it
+to the pipeline, whose authentication stage then takes it as admitted); the SDK's session
+manager also gets ``scope["user"]``, so a legacy-era session only accepts requests from the
+principal that opened it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from gateway.capability import Principal
 from gateway.errors import AuthError, GatewayError, InsufficientScope, RateLimited
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
+    from gateway.api.port import GatewayPort
 
 __all__ = ["PRINCIPAL_KEY", "check_request", "origin_of"]
 
@@ -79,14 +81,14 @@ def _challenge(metadata_url: str, error: str | None, scope: str | None = None) -
     return "Bearer " + ", ".join(parts)
 
 
-def _check_headers(runtime: Runtime, headers: Headers) -> Response | None:
-    settings = runtime.settings.mcp
+def _check_headers(port: GatewayPort, headers: Headers) -> Response | None:
+    settings = port.settings.mcp
     if settings.allowed_hosts and not _matches(headers.get("host", ""), settings.allowed_hosts):
         log.warning("mcp request refused: Host not in mcp.allowed_hosts")
         return _json(421, {"code": "misdirected", "message": "This host name is not served."})
     origin = headers.get("origin")
     if origin is not None:
-        own = origin_of(runtime.settings.agent_base_url())
+        own = origin_of(port.settings.agent_base_url())
         if origin.lower() != own and not _matches(origin, settings.allowed_origins):
             log.warning("mcp request refused: Origin not in mcp.allowed_origins")
             body = {"code": "forbidden_origin", "message": "This Origin is not allowed."}
@@ -106,16 +108,16 @@ def _session_user(principal: Principal) -> AuthenticatedUser:
     return AuthenticatedUser(token)
 
 
-async def check_request(runtime: Runtime, scope: Scope, metadata_url: str) -> Response | None:
+async def check_request(port: GatewayPort, scope: Scope, metadata_url: str) -> Response | None:
     """Run every check; return the refusal to send, or ``None`` with the scope annotated."""
     headers = Headers(scope=scope)
-    refused = _check_headers(runtime, headers)
+    refused = _check_headers(port, headers)
     if refused is not None:
         return refused
     client = scope.get("client")
     client_host = client[0] if client else None
     try:
-        principal = await runtime.gate.admit(headers, client_host, face="mcp")
+        principal = await port.pipeline.admit(headers, client_host, face="mcp")
     except AuthError as exc:
         log.info("mcp request unauthenticated: %s", exc.reason)
         error = None if exc.reason == "missing-token" else "invalid_token"
@@ -129,7 +131,7 @@ async def check_request(runtime: Runtime, scope: Scope, metadata_url: str) -> Re
         return _json(exc.status, body, {"Retry-After": str(exc.retry_after)})
     except GatewayError as exc:
         return _json(exc.status, {"code": exc.code, "message": exc.detail})
-    required = runtime.settings.mcp.required_scope
+    required = port.settings.mcp.required_scope
     if required and required not in principal.scopes:
         exc_scope = InsufficientScope()
         return _json(

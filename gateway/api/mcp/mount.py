@@ -22,17 +22,16 @@ from fastapi import FastAPI, Request
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from gateway.api.common import MAX_BODY_BYTES
 from gateway.api.mcp.guard import check_request
 from gateway.api.mcp.tools import McpTools
-from gateway.api.rest import MAX_BODY_BYTES
 from gateway.api.wellknown import PATH as WELLKNOWN
 from gateway.api.wellknown import resource_metadata
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
+    from gateway.api.port import GatewayPort
 
 __all__ = ["MAX_SESSIONS", "McpFace", "mcp_lifespan", "mount_mcp"]
 
@@ -53,15 +52,15 @@ def _path(capability: str | None) -> str:
 class McpFace:
     """The MCP mounts of one app, and the session managers they run while the app runs."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-        self.mounts: dict[str | None, McpTools] = {None: McpTools(runtime, None)}
-        for name in runtime.registry:
-            self.mounts[name] = McpTools(runtime, name)
+    def __init__(self, port: GatewayPort) -> None:
+        self.port = port
+        self.mounts: dict[str | None, McpTools] = {None: McpTools(port, None)}
+        for name in port.registry:
+            self.mounts[name] = McpTools(port, name)
         self._managers: dict[str | None, StreamableHTTPSessionManager] = {}
 
     def metadata_url(self, capability: str | None) -> str:
-        return self.runtime.resource_metadata_url + _path(capability)
+        return self.port.resource_metadata_url + _path(capability)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
@@ -122,7 +121,7 @@ class McpFace:
             )(scope, receive, send)
             return
         manager = self._managers.get(capability)
-        if manager is None or not self.runtime.ready:
+        if manager is None or not self.port.ready:
             await JSONResponse(
                 {"code": "unavailable", "message": "The gateway is starting or stopping."},
                 status_code=503,
@@ -132,7 +131,7 @@ class McpFace:
             # No server-initiated messages are ever sent: no standing SSE stream to hold open.
             await Response(status_code=405, headers={"Allow": "POST, DELETE"})(scope, receive, send)
             return
-        refused = await check_request(self.runtime, scope, self.metadata_url(capability))
+        refused = await check_request(self.port, scope, self.metadata_url(capability))
         if refused is not None:
             await refused(scope, receive, send)
             return
@@ -144,25 +143,23 @@ def _face(app: FastAPI) -> McpFace | None:
     return face if isinstance(face, McpFace) else None
 
 
-def mount_mcp(app: FastAPI, runtime: Runtime) -> None:
-    """Add ``/mcp``, ``/mcp/{capability}`` and their RFC 9728 metadata routes to ``app``.
+def mount_mcp(app: FastAPI, port: GatewayPort) -> None:
+    """Serve ``/mcp`` and ``/mcp/{capability}`` (through the dispatch middleware, which finds
+    the face in ``app.state.mcp``) and add their RFC 9728 metadata routes to ``app``.
 
     The session managers run inside :func:`mcp_lifespan`, which the app's lifespan enters after
     the runtime has started. Does nothing when ``mcp.enabled`` is false.
     """
-    if not runtime.settings.mcp.enabled:
+    if not port.settings.mcp.enabled:
         return
-    face = McpFace(runtime)
-    app.state.mcp = face
-    # Exact paths: clients follow no redirect to a trailing-slash variant.
-    app.router.routes.append(Route("/mcp", face, include_in_schema=False))
-    app.router.routes.append(Route("/mcp/{capability}", face, include_in_schema=False))
+    face = McpFace(port)
+    app.state.mcp = face  # exact paths only: clients follow no redirect to "/mcp/"
 
     async def metadata(request: Request) -> Response:
         capability = request.path_params["capability"]
-        if capability not in runtime.registry:
+        if capability not in port.registry:
             return JSONResponse({"code": "not_found", "message": "No such resource."}, 404)
-        return JSONResponse(resource_metadata(runtime.settings, _path(capability)))
+        return JSONResponse(resource_metadata(port.settings, _path(capability)))
 
     app.add_api_route(
         WELLKNOWN + "/mcp/{capability}", metadata, methods=["GET"], include_in_schema=False

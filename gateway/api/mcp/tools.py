@@ -23,14 +23,14 @@ from mcp_types import INTERNAL_ERROR
 from starlette.requests import Request
 
 from gateway import __version__
+from gateway.api.common import client_host, request_id_from
 from gateway.api.export import export_tool
 from gateway.api.mcp.guard import PRINCIPAL_KEY
-from gateway.api.rest import request_id_from
 from gateway.capability import Principal, Tool
 from gateway.errors import GatewayError, InvalidArguments, RateLimited
 
 if TYPE_CHECKING:
-    from gateway.app import Runtime
+    from gateway.api.port import GatewayPort
 
 __all__ = ["INSTRUCTIONS", "McpTools", "error_payload"]
 
@@ -65,11 +65,11 @@ def error_payload(exc: GatewayError, request_id: str) -> dict[str, Any]:
 class McpTools:
     """The tool handlers of one mount: all tools (``capability=None``) or one capability's."""
 
-    def __init__(self, runtime: Runtime, capability: str | None) -> None:
-        self.runtime = runtime
+    def __init__(self, port: GatewayPort, capability: str | None) -> None:
+        self.port = port
         self.capability = capability
         tools: list[Tool[Any, Any]] = [
-            t for cap, t in runtime.registry.all_tools() if capability in (None, cap.name)
+            t for cap, t in port.registry.all_tools() if capability in (None, cap.name)
         ]
         self._defs = {t.name: types.Tool.model_validate(export_tool(t, "mcp")) for t in tools}
         # The SDK walks this schema on every call for ``x-mcp-header`` declarations. A tool
@@ -119,7 +119,7 @@ class McpTools:
         self, ctx: ServerRequestContext[Any, Any], params: types.PaginatedRequestParams | None
     ) -> types.ListToolsResult:
         _, principal = self._caller(ctx)
-        allowed = self.runtime.pipeline.allowed_tools(principal, capability=self.capability)
+        allowed = self.port.pipeline.allowed_tools(principal, capability=self.capability)
         return types.ListToolsResult(
             tools=[self._defs[t.name] for t in allowed if t.name in self._defs]
         )
@@ -130,9 +130,9 @@ class McpTools:
         request, principal = self._caller(ctx)
         rid = request_id_from(request)
         try:
-            outcome = await self.runtime.pipeline.call(
+            outcome = await self.port.pipeline.call(
                 headers=request.headers,
-                client_host=request.client.host if request.client else None,
+                client_host=client_host(request),
                 tool_name=params.name,
                 raw_args=params.arguments if params.arguments is not None else {},
                 face="mcp",

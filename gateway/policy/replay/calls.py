@@ -20,7 +20,7 @@ from gateway.policy.reasons import Reason
 
 __all__ = ["REDACTED", "RecordedCall", "parse_call"]
 
-#: What the pipeline stores in place of a redacted argument (gateway/pipeline.py).
+#: What the pipeline stores in place of a redacted argument (gateway/pipeline/stages.py).
 REDACTED = "[redacted]"
 
 #: Reasons that mean the policy was never asked, or asked only about the tool: the call
@@ -78,10 +78,10 @@ def _outcome(record: Mapping[str, Any]) -> Outcome | None:
     reasons = _texts(record.get("reasons"))
     rule_id = _text(record.get("rule_id"))
     decision = record.get("decision")
+    if decision in ("allow", "error"):  # allowed (a failure's reason may follow "allowed")
+        return Outcome(True, rule_id, reasons)
     if _NOT_DECIDED & set(reasons):
         return None
-    if decision in ("allow", "error"):
-        return Outcome(True, rule_id, reasons)
     if decision != "deny":
         return None
     if str(Reason.RATE_LIMITED) in reasons:

@@ -48,6 +48,17 @@ def test_every_tool_route_is_typed() -> None:
         assert ok.rsplit("/", 1)[-1] in doc["components"]["schemas"]
 
 
+def test_every_status_a_tool_can_answer_is_documented() -> None:
+    from gateway import errors
+
+    doc = generated()
+    rest_statuses = {str(f.status) for f in errors.catalog() if f.code != "insufficient_scope"}
+    assert {"404", "500", "504"} <= rest_statuses
+    for path, item in doc["paths"].items():
+        if path.startswith("/v1/tools/"):
+            assert set(item["post"]["responses"]) == {"200"} | rest_statuses, path
+
+
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_error_and_no_schema_break(tmp_path: Path) -> None:
     key = tmp_path / "dev-key.pem"

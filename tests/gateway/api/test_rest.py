@@ -164,13 +164,23 @@ async def test_upstream_failure_is_typed_and_safe(gw: Gateway) -> None:
         "internal_error",
         "not_found",
     ]
+    # each failure's reason from the catalog, after the decision's own
+    assert [x["reasons"] for x in recs] == [
+        ["allowed", "upstream-unavailable"],
+        ["allowed", "internal-error"],
+        ["allowed", "not-found"],
+    ]
+    assert {x["decision"] for x in recs} == {"error"}
     assert recs[0]["upstream"] == "memory"
 
 
 async def test_tool_timeout(gw: Gateway) -> None:
     r = await call(gw, "testcap_slow", {"seconds": 5})
     assert r.status_code == 504
-    assert r.json()["code"] == "upstream_timeout"
+    assert r.json()["code"] == "tool_timeout"  # the tool's own deadline, not an upstream's
+    [record] = await gw.journal_records()
+    assert record["decision"] == "error" and record["error_code"] == "tool_timeout"
+    assert record["reasons"] == ["allowed", "tool-timeout"]  # the catalog's audit reason
 
 
 async def test_single_flight_and_cache(gw: Gateway) -> None:

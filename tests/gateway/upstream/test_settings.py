@@ -141,7 +141,7 @@ def test_unusable_secret_files(tmp_path: Path, content: str) -> None:
     with pytest.raises(ConfigError) as info:
         load_credential("svc", AuthSettings(scheme="bearer", secret_file=secret))
     assert info.value.key == "upstreams.svc.auth.secret_file"
-    assert "SECRET" not in str(info.value) and "SECRET" not in (info.value.internal or "")
+    assert "SECRET" not in str(info.value) and "SECRET" not in info.value.detail
 
 
 def test_missing_secret_file(tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from gateway.app import Runtime, create_app
+from gateway.app import create_app
 from gateway.auth.dev import DevIssuer
 from gateway.registry import Registry
+from gateway.runtime import Runtime
 from tests.support import testcap
 from tests.support.gateway_app import FIXTURE_POLICIES, gateway_settings
 
