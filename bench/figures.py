@@ -106,31 +106,39 @@ def mcp_ratio(lab: Lab, load: Load, rounds: int) -> Figure:
         lab.mcp_request("bench_lookup", CACHED_ARGS),
         rounds,
     )
-    rest2, session, session_ratios = _alternate(
-        load,
-        lab.rest_request("bench_lookup", CACHED_ARGS),
-        lab.mcp_session_request("bench_lookup", CACHED_ARGS),
-        rounds,
-    )
     # The headline is the stateless era (one self-contained POST per call); the session era
-    # (what 2025-11-25 clients use) is measured beside it.
+    # (what 2025-11-25 clients use) is measured beside it, and reported as failed, not fatal,
+    # when its answers are not all 200 (16 connections sharing one session can hang: see the
+    # note in docs/performance.md).
+    try:
+        rest2, session, session_ratios = _alternate(
+            load,
+            lab.rest_request("bench_lookup", CACHED_ARGS),
+            lab.mcp_session_request("bench_lookup", CACHED_ARGS),
+            rounds,
+        )
+        session_era: dict[str, Any] = {
+            "era": "2025-11-25",
+            "rest_rps": rest2,
+            "mcp_rps": session,
+            "ratios": session_ratios,
+            "ratio": median(session_ratios),
+        }
+        session_note = f"in a 2025-11-25 session {median(session_ratios):.2f}"
+    except RuntimeError as exc:
+        session_era = {"era": "2025-11-25", "error": str(exc)[:300]}
+        session_note = "the 2025-11-25 session figure failed (non-2xx answers)"
     figure.value = median(ratios)
     figure.detail = {
         "rest_rps": rest,
         "mcp_rps": mcp,
         "ratios": ratios,
         "era": "2026-07-28",
-        "session_era": {
-            "era": "2025-11-25",
-            "rest_rps": rest2,
-            "mcp_rps": session,
-            "ratios": session_ratios,
-            "ratio": median(session_ratios),
-        },
+        "session_era": session_era,
     }
     figure.note = (
         f"MCP {median(mcp):,.0f} req/s vs REST {median(rest):,.0f} req/s (2026-07-28, "
-        f"stateless); in a 2025-11-25 session {median(session_ratios):.2f}"
+        f"stateless); {session_note}"
     )
     return figure
 
