@@ -72,7 +72,10 @@ def demo_settings(
         settings = settings.model_copy(
             update={"operator_listen": settings.operator_listen.model_copy(update=operator)}
         )
-    return settings
+    # The dev issuer lives on the agent listener, so an OAuth client can log in to the demo.
+    dev = settings.auth.dev.model_copy(update={"issuer": settings.agent_base_url() + "/dev/"})
+    auth = settings.auth.model_copy(update={"dev": dev})
+    return settings.model_copy(update={"auth": auth})
 
 
 def mint_token(
@@ -143,6 +146,14 @@ def banner(settings: Settings, token: str) -> str:
         '      Authorization: "Bearer ${LABGATE_TOKEN}"',
         "    enabled: true",
     ]
+    hermes_oauth = [
+        "mcp_servers:",
+        "  labgate:",
+        f'    url: "{base}/mcp"',
+        "    auth: oauth",
+        "    oauth: {client_id: hermes}",
+        "    enabled: true",
+    ]
     claims = shlex.quote(json.dumps({"client_id": "hermes", "groups": ["agents"], "sub": "x"}))
     path_hint = (
         []
@@ -176,6 +187,10 @@ def banner(settings: Settings, token: str) -> str:
             "",
             "Hermes (~/.hermes/config.yaml; LABGATE_TOKEN in ~/.hermes/.env):",
             *hermes,
+            "",
+            "Hermes logging in by itself (OAuth against the dev issuer of the demo; then run",
+            "`hermes mcp login labgate` once and sign in on the page it prints):",
+            *hermes_oauth,
             "",
             "Other MCP clients (the token in place of <token>):",
             json.dumps(mcp, indent=2),

@@ -28,7 +28,14 @@ from gateway.errors import ConfigError
 from gateway.secrets import read_secret_file
 from gateway.upstream.settings import UpstreamSettings
 
-__all__ = ["ListenSettings", "McpSettings", "PostgresSettings", "Settings", "load_settings"]
+__all__ = [
+    "ListenSettings",
+    "McpClientProfile",
+    "McpSettings",
+    "PostgresSettings",
+    "Settings",
+    "load_settings",
+]
 
 _CONFIG_FILE: ContextVar[Path | None] = ContextVar("labgate_config_file", default=None)
 
@@ -110,6 +117,18 @@ class PostgresSettings(_Strict):
         return urlunsplit(parts._replace(netloc=netloc))
 
 
+class McpClientProfile(_Strict):
+    """How MCP answers are shaped for one OAuth client, in the 2025 protocol eras only."""
+
+    #: ``result``: a refused call (denied, invalid_arguments, rate_limited, unknown tool) is a
+    #: normal result whose ``structuredContent`` is ``{"error": {...}}``, for clients that count
+    #: every ``isError`` result as a server failure; ``is_error``: the MCP default.
+    policy_errors: Literal["is_error", "result"] = "is_error"
+    #: ``summary``: beside ``structuredContent`` the text block is one short line, for clients
+    #: that hand the model both; ``full``: the same JSON again (the MCP default).
+    text: Literal["full", "summary"] = "full"
+
+
 class McpSettings(_Strict):
     enabled: bool = True
     #: Host header values accepted on /mcp (reverse-proxy names); empty: any.
@@ -118,6 +137,12 @@ class McpSettings(_Strict):
     allowed_origins: list[str] = Field(default_factory=list)
     #: Scope the token must carry to use MCP (403 insufficient_scope otherwise); none: no check.
     required_scope: str | None = None
+    #: RFC 9728 ``scopes_supported``: the scopes an OAuth client requests for labgate, e.g.
+    #: ``[openid, profile, offline_access]``; empty: ``required_scope`` alone, if set.
+    scopes_supported: list[str] = Field(default_factory=list)
+    #: Answer shapes per OAuth client id (``azp``/``client_id``), e.g.
+    #: ``{hermes: {policy_errors: result, text: summary}}``; other clients get the defaults.
+    client_profiles: dict[str, McpClientProfile] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

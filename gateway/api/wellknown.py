@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse
 
 from gateway.api.common import port_of
+from gateway.api.devlogin import add_dev_login_routes
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -34,8 +35,14 @@ def resource_metadata(settings: Settings, resource_path: str = "") -> dict[str, 
         "bearer_methods_supported": ["header"],
         "resource_name": "labgate",
     }
-    if settings.mcp.required_scope:
-        meta["scopes_supported"] = [settings.mcp.required_scope]
+    scopes = list(settings.mcp.scopes_supported)
+    required = settings.mcp.required_scope
+    if required and required not in scopes:
+        scopes.append(required)
+    if scopes:
+        # What an OAuth client requests (MCP clients ask for exactly this list when the 401
+        # names no scope): e.g. offline_access, for a refresh token.
+        meta["scopes_supported"] = scopes
     return meta
 
 
@@ -48,3 +55,4 @@ def add_wellknown_routes(app: FastAPI) -> None:
 
     app.add_api_route(PATH, root, methods=["GET"], include_in_schema=False)
     app.add_api_route(PATH + "/mcp", mcp, methods=["GET"], include_in_schema=False)
+    add_dev_login_routes(app, app.state.runtime.settings)

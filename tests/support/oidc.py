@@ -10,17 +10,24 @@ tokens signed by the real key), ``provider.rotate()`` replaces it (Authentik-sty
 and returns the key rotated away. ``provider.stats()`` counts JWKS and discovery requests;
 ``provider.set_jwks_cache_control()`` makes JWKS answers carry a ``Cache-Control`` header.
 
+``hermes`` is also an OAuth login client (authorization code + PKCE, loopback redirect on any
+port, refresh tokens with ``offline_access``); the login page accepts the users of
+:data:`USERS`. :func:`start_oidc_provider` starts another instance, e.g. with short-lived
+tokens; :meth:`OidcProvider.complete_login` fills its login page as a browser would.
+
 Needs ``tests/support/install_oidc.sh`` to have run (``make test`` does).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import selectors
 import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +38,14 @@ from joserfc.jwk import RSAKey
 
 from tests.support.net import stop_process
 
-__all__ = ["CLIENTS", "OidcProvider", "new_signing_key", "oidc_provider"]
+__all__ = [
+    "CLIENTS",
+    "USERS",
+    "OidcProvider",
+    "new_signing_key",
+    "oidc_provider",
+    "start_oidc_provider",
+]
 
 HERE = Path(__file__).parent / "oidc"
 ISSUER_PATH = "/application/o/hermes/"
@@ -40,6 +54,7 @@ OTHER_AUDIENCE = "other-api"
 CLIENTS: dict[str, dict[str, Any]] = {
     "hermes": {
         "secret": "hermes-test-secret",
+        "redirect_uris": ["http://127.0.0.1/callback"],
         "claims": {
             "groups": ["agents", "readers"],
             "preferred_username": "hermes-bot",
@@ -51,6 +66,10 @@ CLIENTS: dict[str, dict[str, Any]] = {
         "claims": {"groups": ["others"], "preferred_username": "other-bot"},
     },
 }
+#: Who may sign in on the login page (username: password).
+USERS = {"operator": "operator-test-password"}
+#: Any resource indicator on the loopback (a labgate under test) gets this audience.
+RESOURCE_PREFIXES = {"http://127.0.0.1:": AUDIENCE}
 _START_SECONDS = 20.0
 
 
@@ -92,6 +111,29 @@ class OidcProvider:
         assert isinstance(token, str)
         return token
 
+    def complete_login(
+        self, authorization_url: str, username: str = "operator", password: str | None = None
+    ) -> str:
+        """Open ``authorization_url``, sign in on the login page; return the redirect URL.
+
+        The redirect (the client's callback with ``code`` and ``state``) is not followed.
+        """
+        password = USERS[username] if password is None else password
+        with httpx.Client(timeout=10) as browser:
+            response = browser.get(authorization_url)
+            for _ in range(10):  # login page, consent page, each behind redirects
+                while response.is_redirect and response.headers["location"].startswith(
+                    (self.origin, "/")
+                ):
+                    response = browser.get(response.next_request.url)  # type: ignore[union-attr]
+                if response.is_redirect:
+                    return response.headers["location"]
+                form = re.search(r'<form method="post" action="([^"]+)"', response.text)
+                assert form is not None, f"no form: {response.status_code} {response.text[:200]}"
+                fields = {"username": username, "password": password}
+                response = browser.post(self.origin + form.group(1), data=fields)
+            raise AssertionError("the login did not end in a redirect to the client")
+
     def rotate(self) -> RSAKey:
         """Publish a new signing key in place of the current one; returns the retired key."""
         old, new = self.signing_key, new_signing_key()
@@ -101,8 +143,8 @@ class OidcProvider:
         return old
 
     def stats(self) -> dict[str, int]:
-        result = self._admin("GET", "/admin/stats")
-        return {"jwks": int(result["jwks"]), "discovery": int(result["discovery"])}
+        """Requests served: ``jwks``, ``discovery``; grants: ``refresh``, ``code``; ``login``."""
+        return {k: int(v) for k, v in self._admin("GET", "/admin/stats").items()}
 
     def reset_stats(self) -> None:
         self._admin("POST", "/admin/stats/reset")
@@ -134,21 +176,30 @@ def _wait_ready(process: subprocess.Popen[bytes]) -> int:
     return int(line.split()[1])
 
 
-@pytest.fixture(scope="session")
-def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+@contextmanager
+def start_oidc_provider(workdir: Path, *, access_token_ttl: int = 600) -> Iterator[OidcProvider]:
+    """Run one provider process in ``workdir`` until the context closes."""
     node = shutil.which("node")
     if node is None or not (HERE / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("node or oidc-provider is missing: run tests/support/install_oidc.sh")
-    workdir = tmp_path_factory.mktemp("oidc")
+    workdir.mkdir(parents=True, exist_ok=True)
     key = new_signing_key()
     config = {
         "issuer_path": ISSUER_PATH,
         "keys": [dict(key.as_dict(private=True))],
         "clients": [
-            {"client_id": cid, "client_secret": c["secret"], "claims": c["claims"]}
+            {
+                "client_id": cid,
+                "client_secret": c["secret"],
+                "claims": c["claims"],
+                **({"redirect_uris": c["redirect_uris"]} if "redirect_uris" in c else {}),
+            }
             for cid, c in CLIENTS.items()
         ],
         "resources": {"urn:labgate": AUDIENCE, "urn:other": OTHER_AUDIENCE},
+        "resource_prefixes": RESOURCE_PREFIXES,
+        "users": USERS,
+        "access_token_ttl": access_token_ttl,
     }
     config_file = workdir / "config.json"
     config_file.write_text(json.dumps(config))
@@ -168,3 +219,9 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProv
         stop_process(process)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.fixture(scope="session")
+def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
+    with start_oidc_provider(tmp_path_factory.mktemp("oidc")) as provider:
+        yield provider

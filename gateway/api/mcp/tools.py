@@ -5,7 +5,8 @@ params) itself; everything about tools is the pipeline's: the list is exactly wh
 call (the same evaluator as the call), and a call is validated, decided, run, shaped and audited
 there, once. Execution errors come back as ``isError`` results whose text is
 ``{"code": ..., "message": ...}``; success is the envelope, as ``structuredContent`` and as the
-same JSON in a text block.
+same JSON in a text block. A client named in ``mcp.client_profiles`` may get policy refusals as
+normal results and a short text block instead (:mod:`gateway.api.mcp.profiles`).
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ from gateway import __version__
 from gateway.api.common import client_host, request_id_from
 from gateway.api.export import export_tool
 from gateway.api.mcp.guard import PRINCIPAL_KEY
+from gateway.api.mcp.profiles import error_result, profile_for, success_result, with_error_branch
 from gateway.capability import Principal, Tool
 from gateway.errors import GatewayError, InvalidArguments, RateLimited
+from gateway.settings import McpClientProfile
 
 if TYPE_CHECKING:
     from gateway.api.port import GatewayPort
@@ -72,6 +75,13 @@ class McpTools:
             t for cap, t in port.registry.all_tools() if capability in (None, cap.name)
         ]
         self._defs = {t.name: types.Tool.model_validate(export_tool(t, "mcp")) for t in tools}
+        # For clients whose profile answers refusals as results: the schema admits them.
+        self._defs_with_errors = {
+            name: d.model_copy(
+                update={"output_schema": with_error_branch(d.output_schema or {"type": "object"})}
+            )
+            for name, d in self._defs.items()
+        }
         # The SDK walks this schema on every call for ``x-mcp-header`` declarations. A tool
         # that declares none is checked against a schema that declares none, cheaply.
         self._header_schemas: dict[str, Mapping[str, Any]] = {
@@ -123,35 +133,36 @@ class McpTools:
     ) -> types.ListToolsResult:
         _, principal = self._caller(ctx)
         allowed = self.port.pipeline.allowed_tools(principal, capability=self.capability)
-        return types.ListToolsResult(
-            tools=[self._defs[t.name] for t in allowed if t.name in self._defs]
-        )
+        profile = self._profile(principal, ctx)
+        defs = self._defs_with_errors if profile.policy_errors == "result" else self._defs
+        return types.ListToolsResult(tools=[defs[t.name] for t in allowed if t.name in defs])
+
+    def _profile(
+        self, principal: Principal, ctx: ServerRequestContext[Any, Any]
+    ) -> McpClientProfile:
+        return profile_for(self.port.settings.mcp.client_profiles, principal, ctx.protocol_version)
 
     async def call_tool(
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         request, principal = self._caller(ctx)
         arguments = params.arguments if params.arguments is not None else {}
-        body, failed = await self._outcome(request, principal, params.name, arguments)
-        if failed:
-            return types.CallToolResult(
-                content=[types.TextContent(text=_dumps(body))], is_error=True
-            )
-        return types.CallToolResult(
-            content=[types.TextContent(text=_dumps(body))], structured_content=body
-        )
+        body, failure = await self._outcome(request, principal, params.name, arguments)
+        if failure is not None:
+            return error_result(failure, body, self._profile(principal, ctx))
+        return success_result(body, self._profile(principal, ctx))
 
     async def call_result(
         self, request: Request, name: str, arguments: dict[str, Any]
     ) -> dict[str, Any]:
-        """``tools/call`` for the direct path (``direct.py``): the result as the SDK would put
-        it on the wire (``content``, ``structuredContent``, ``isError``)."""
+        """``tools/call`` for the direct path (``direct.py``, 2026-07-28 era only, where every
+        client gets the default profile): the result as the SDK puts it on the wire."""
         principal = request.scope.get(PRINCIPAL_KEY)
         if not isinstance(principal, Principal):
             raise MCPError(code=INTERNAL_ERROR, message="Request not authenticated")
-        body, failed = await self._outcome(request, principal, name, arguments)
+        body, failure = await self._outcome(request, principal, name, arguments)
         text = [{"type": "text", "text": _dumps(body)}]
-        if failed:
+        if failure is not None:
             return {"content": text, "isError": True}
         return {"content": text, "structuredContent": body, "isError": False}
 
@@ -161,8 +172,8 @@ class McpTools:
 
     async def _outcome(
         self, request: Request, principal: Principal, name: str, arguments: dict[str, Any]
-    ) -> tuple[dict[str, Any], bool]:
-        """The envelope, or the error payload (then ``True``)."""
+    ) -> tuple[dict[str, Any], GatewayError | None]:
+        """The envelope, or the error payload and the error."""
         rid = request_id_from(request)
         try:
             outcome = await self.port.pipeline.call(
@@ -176,5 +187,5 @@ class McpTools:
                 capability=self.capability,
             )
         except GatewayError as exc:
-            return error_payload(exc, rid), True
-        return outcome.envelope, False
+            return error_payload(exc, rid), exc
+        return outcome.envelope, None

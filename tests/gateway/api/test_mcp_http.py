@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from pydantic import BaseModel, ConfigDict
 
 from gateway.api.export import UNTRUSTED_NOTE
+from gateway.api.mcp.profiles import SUMMARY_ERROR, SUMMARY_RESULT
 from gateway.app import create_app
 from gateway.audit.reader import JournalReader
 from gateway.auth.dev import DevIssuer
@@ -202,6 +204,11 @@ async def test_wrong_audience_and_expired_tokens_are_refused(mcp: Mcp) -> None:
     for token in (mcp.token(audience="other-api"), mcp.token(ttl=-120)):
         r = await mcp.modern("tools/list", token=token)
         assert r.status_code == 401
+        # On expiry the challenge says where to get a new token (RFC 6750 + RFC 9728).
+        assert r.headers["www-authenticate"] == (
+            'Bearer error="invalid_token", '
+            f'resource_metadata="{BASE}/.well-known/oauth-protected-resource/mcp"'
+        )
 
 
 async def test_every_legacy_request_is_authenticated(mcp: Mcp) -> None:
@@ -263,12 +270,27 @@ async def test_port_wildcard_matches_only_a_port(make_mcp: Callable[..., Any]) -
         token = m.token()
         for host in ("labgate.lan:8443", "LABGATE.lan:80"):
             assert (await m.modern("tools/list", token=token, Host=host)).status_code == 200
-        for host in ("labgate.lan:80.evil.example", "labgate.lan:", "labgate.lan:8443x"):
+        for host in (
+            "labgate.lan:80.evil.example",
+            "labgate.lan:",
+            "labgate.lan:8443x",
+            "labgate.lan.evil.example:443",  # a longer name with the same first labels
+            "labgate.lan-evil:443",
+            "labgate.lanx:443",
+            "evil.labgate.lan:443",
+            "labgate.lan",  # name:* asks for a port
+        ):
             assert (await m.modern("tools/list", token=token, Host=host)).status_code == 421, host
         host = {"Host": "labgate.lan:8443"}
         good = await m.modern("tools/list", token=token, Origin="https://console.lan:8443", **host)
         assert good.status_code == 200
-        for origin in ("https://console.lan:1.evil.example", "https://console.lan:"):
+        for origin in (
+            "https://console.lan:1.evil.example",
+            "https://console.lan:",
+            "https://console.lan.evil.example:8443",
+            "https://console.lan-evil:8443",
+            "http://console.lan:8443",
+        ):
             bad = await m.modern("tools/list", token=token, Origin=origin, **host)
             assert bad.status_code == 403, origin
 
@@ -422,3 +444,66 @@ async def test_mcp_disabled(make_mcp: Callable[..., Any]) -> None:
     async with make_mcp(mcp={"enabled": False}) as (m, _):
         r = await m.modern("tools/list", token=m.token())
         assert r.status_code in (404, 405)
+
+
+# -- answer profiles per client ----------------------------------------------------------------
+
+PROFILES = {"client_profiles": {"hermes": {"policy_errors": "result", "text": "summary"}}}
+
+
+def _call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "arguments": arguments}
+
+
+async def test_profile_answers_refusals_as_results_in_2025_sessions(
+    make_mcp: Callable[..., Any],
+) -> None:
+    async with make_mcp(mcp=PROFILES) as (m, _):
+        token = m.token()
+        sid = await m.open_session(token)
+        listed = (await m.legacy(sid, "tools/list", None, token=token)).json()["result"]["tools"]
+        schemas = {t["name"]: t["outputSchema"] for t in listed}
+        for arguments, code in (({"text": "hi", "count": 9}, "denied"), ({}, "invalid_arguments")):
+            r = await m.legacy(sid, "tools/call", _call("testcap_echo", arguments), token=token)
+            result = r.json()["result"]
+            assert result.get("isError", False) is False
+            error = result["structuredContent"]["error"]
+            assert error["code"] == code and error["message"] and error["request_id"]
+            assert result["content"] == [{"type": "text", "text": SUMMARY_ERROR}]
+            # A client that validates structured content (Hermes' SDK does) accepts it.
+            jsonschema.validate(result["structuredContent"], schemas["testcap_echo"])
+        r = await m.legacy(sid, "tools/call", _call("testcap_nope", {}), token=token)
+        assert r.json()["result"]["structuredContent"]["error"]["code"] == "denied"
+        ok = await m.legacy(sid, "tools/call", _call("testcap_echo", {"text": "a"}), token=token)
+        result = ok.json()["result"]
+        assert result["content"] == [{"type": "text", "text": SUMMARY_RESULT}]
+        assert result["structuredContent"]["result"]["text"] == "a"
+        jsonschema.validate(result["structuredContent"], schemas["testcap_echo"])
+        # An upstream failure is a failure: still isError.
+        failed = await m.legacy(
+            sid, "tools/call", _call("testcap_fail", {"kind": "unavailable"}), token=token
+        )
+        assert failed.json()["result"]["isError"] is True
+
+
+async def test_profile_does_not_apply_to_2026_clients_or_other_clients(
+    make_mcp: Callable[..., Any],
+) -> None:
+    async with make_mcp(mcp=PROFILES) as (m, _):
+        modern = await m.modern(
+            "tools/call", _call("testcap_echo", {"text": "hi", "count": 9}), token=m.token()
+        )
+        result = modern.json()["result"]
+        assert result["isError"] is True and "structuredContent" not in result
+        listed = await m.modern("tools/list", token=m.token())
+        echo = next(t for t in listed.json()["result"]["tools"] if t["name"] == "testcap_echo")
+        assert "anyOf" not in echo["outputSchema"]
+        ok = await m.modern("tools/call", _call("testcap_echo", {"text": "a"}), token=m.token())
+        assert (
+            json.loads(ok.json()["result"]["content"][0]["text"])
+            == (ok.json()["result"]["structuredContent"])
+        )
+        token = m.token(client_id="cached", groups=("readers",))
+        sid = await m.open_session(token)
+        other = await m.legacy(sid, "tools/call", _call("testcap_echo", {}), token=token)
+        assert other.json()["result"]["isError"] is True
