@@ -19,13 +19,14 @@ the SDK's own checks:
 Anything else, including every malformed request, goes to the SDK untouched (the body read here
 is handed on as it came), so errors and edge cases keep the SDK's exact answers. The result is
 what the SDK would send: the same ``content``/``structuredContent``/``isError``, ``resultType``
-and ``serverInfo`` stamp, serialised the same way (tests compare both paths).
+and ``serverInfo`` stamp, serialised the same way (tests compare both paths). Client profiles
+(``mcp.client_profiles``) apply only before the 2026-07-28 era, so every result here has the
+default shape.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["serve_direct"]
 
-log = logging.getLogger("labgate.mcp")
 
 _MODERN = frozenset(MODERN_PROTOCOL_VERSIONS)
 _PARAM_PREFIX = b"mcp-param-"

@@ -181,3 +181,22 @@ async def test_unauthenticated_calls_never_reach_the_direct_path(
         direct, sdk, served = await _both(app, send)
         assert direct.status_code == sdk.status_code == 401
         assert served == 0
+
+
+async def test_a_profiled_client_gets_the_same_answer_both_ways(
+    make_mcp: Callable[..., Any],  # noqa: F811
+) -> None:
+    """Client profiles apply before the 2026-07-28 era only: both paths answer the default."""
+    profiles = {"hermes": {"policy_errors": "result", "text": "summary"}}
+    async with make_mcp(mcp={"client_profiles": profiles}) as (m, app):
+        token = m.token()
+        for params in PLAIN_CALLS[:3]:
+
+            async def send(params: dict[str, Any] = params) -> Any:
+                return await m.modern(
+                    "tools/call", params, token=token, rid=5, **{"X-Request-Id": RID}
+                )
+
+            direct, sdk, served = await _both(app, send)
+            _same(direct, sdk)
+            assert served == 1
