@@ -4,6 +4,7 @@ python -m bench                  # the full run (about four minutes), writes ben
 python -m bench --quick          # short runs, to check the harness itself
 python -m bench --profile        # also sample the gateway under load with py-spy
 python -m bench.replicas         # only the figures of several replicas (bench/replicas.py)
+python -m bench --only latency,documents   # only these groups of figures (see GROUPS)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,11 @@ ORDER = (
     "throughput_ratio",
     "latency_added_p50",
     "latency_added_p99",
+    "latency_added_p50_normal",
+    "latency_added_p99_normal",
     "mcp_ratio",
+    "documents_search_p50",
+    "documents_search_p99",
     "single_flight",
     "two_worker_ratio",
     "kill_switch_replicas",
@@ -39,6 +45,23 @@ ORDER = (
     "rss_after_calls",
     "rss_growth",
     "start_to_ready",
+)
+
+
+#: ``--only`` groups: the figures each measures.
+GROUPS = (
+    "start",
+    "throughput",
+    "mcp",
+    "latency",
+    "latency_normal",
+    "documents",
+    "single_flight",
+    "rss",
+    "policy",
+    "scrub",
+    "shipping",
+    "replicas",
 )
 
 
@@ -137,12 +160,40 @@ def profile_gateway(lab: Lab, load: figures.Load, out: Path, seconds: int) -> No
     say(f"profile written to {out / 'profile-rest-cached.txt'}")
 
 
+def _replica_figures(lab: Any, load: Any, rounds: int, quick: bool) -> list[Figure]:
+    """Two workers against the bare server with two workers; the kill switch across replicas."""
+    return [
+        figures.guarded(
+            lambda: replicas.two_worker_ratio(lab, load, rounds),
+            "two_worker_ratio",
+            "two workers (serve --workers 2, Redis) cached call throughput / hello, 2 workers",
+            Goal(">=", 0.50),
+            "x",
+        ),
+        figures.guarded(
+            lambda: replicas.kill_switch_replicas(lab, 2 if quick else 5),
+            "kill_switch_replicas",
+            "kill switch written to refused on all 3 replicas (slowest replica)",
+            Goal("<=", 1000),
+            "ms",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (checks the harness)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument("--profile", action="store_true", help="sample the gateway with py-spy")
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated groups to measure, of: {', '.join(GROUPS)} (default: all)",
+    )
     args = parser.parse_args(argv)
+    only = {g.strip() for g in args.only.split(",") if g.strip()} or set(GROUPS)
+    if only - set(GROUPS):
+        parser.error(f"unknown groups: {', '.join(sorted(only - set(GROUPS)))}")
     seconds, rounds, calls, starts, lat_count, ship = (
         (3.0, 1, 5_000, 2, 100, 5_000) if args.quick else (8.0, 3, 100_000, 3, 500, 50_000)
     )
@@ -158,47 +209,52 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="labgate-bench-") as tmp, Lab(Path(tmp)) as lab:
         say(f"issuer {lab.issuer.issuer}, stub {lab.stub_url}, hello {lab.hello_url}")
         samples = []
-        for i in range(starts):
+        for i in range(starts if "start" in only else 1):
             samples.append(lab.start_gateway())
-            if i < starts - 1:
+            if i < starts - 1 and "start" in only:
                 lab.stop_gateway()
-        keep(figures.start_to_ready(samples))
+        if "start" in only:
+            keep(figures.start_to_ready(samples))
         load = figures.Load(Path(tmp), seconds, connections=16)
-        say("warming up")
-        load.run(lab.hello_request(), 2)
-        load.run(lab.rest_request("bench_lookup", figures.CACHED_ARGS), 3)
-        keep(figures.throughput_ratio(lab, load, rounds))
-        keep(figures.mcp_ratio(lab, load, max(1, rounds - 1)))
-        keep(*figures.latency_added(lab, lat_count))
-        keep(figures.single_flight(lab))
-        say(f"driving {calls:,} calls for the RSS figures")
-        keep(*figures.rss_over_calls(lab, figures.Load(Path(tmp), 20.0, 16), calls))
+        if only & {"throughput", "mcp", "rss"} or args.profile:
+            say("warming up")
+            load.run(lab.hello_request(), 2)
+            load.run(lab.rest_request("bench_lookup", figures.CACHED_ARGS), 3)
+        first: dict[str, Callable[[], list[Figure]]] = {
+            "throughput": lambda: [figures.throughput_ratio(lab, load, rounds)],
+            "mcp": lambda: [figures.mcp_ratio(lab, load, max(1, rounds - 1))],
+            "latency": lambda: list(figures.latency_added(lab, lat_count)),
+            "documents": lambda: list(figures.documents_search(lab, lat_count // 2)),
+            "single_flight": lambda: [figures.single_flight(lab)],
+            "rss": lambda: list(
+                figures.rss_over_calls(lab, figures.Load(Path(tmp), 20.0, 16), calls)
+            ),
+        }
+        for group, measure in first.items():
+            if group in only:
+                keep(*measure())
         if args.profile:
             profile_gateway(lab, load, args.out, 10)
         lab.stop_gateway()
-        keep(
-            figures.guarded(
-                lambda: replicas.two_worker_ratio(lab, load, rounds),
-                "two_worker_ratio",
-                "two workers (serve --workers 2, Redis) cached call throughput / hello, 2 workers",
-                Goal(">=", 0.50),
-                "x",
-            ),
-            figures.guarded(
-                lambda: replicas.kill_switch_replicas(lab, 2 if args.quick else 5),
-                "kill_switch_replicas",
-                "kill switch written to refused on all 3 replicas (slowest replica)",
-                Goal("<=", 1000),
-                "ms",
-            ),
-        )
-        keep(policy_figure())
-        keep(scrub_figure())
-        keep(shipping_figure(lab.dsn, ship))
+        if "latency_normal" in only:
+            say("restarting the gateway with journal_synchronous: NORMAL")
+            lab.start_gateway(synchronous="NORMAL")
+            keep(*figures.latency_added(lab, lat_count, synchronous="NORMAL"))
+            lab.stop_gateway()
+        later: dict[str, Callable[[], list[Figure]]] = {
+            "policy": lambda: [policy_figure()],
+            "scrub": lambda: [scrub_figure()],
+            "shipping": lambda: [shipping_figure(lab.dsn, ship)],
+            "replicas": lambda: _replica_figures(lab, load, rounds, args.quick),
+        }
+        for group, measure in later.items():
+            if group in only:
+                keep(*measure())
     run.figures = [found[k] for k in ORDER if k in found]
     run.seconds = time.monotonic() - t0
     run.machine["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    json_path, md_path = write_results(run, args.out)
+    # A partial run never replaces the full run's files.
+    json_path, md_path = write_results(run, args.out / "only" if args.only else args.out)
     print(markdown(run))
     say(f"wrote {json_path} and {md_path}")
     return 0

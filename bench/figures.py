@@ -19,6 +19,7 @@ from bench.wrk import WrkResult, lua_script, run_wrk
 
 __all__ = [
     "Load",
+    "documents_search",
     "latency_added",
     "mcp_ratio",
     "rss_over_calls",
@@ -105,31 +106,39 @@ def mcp_ratio(lab: Lab, load: Load, rounds: int) -> Figure:
         lab.mcp_request("bench_lookup", CACHED_ARGS),
         rounds,
     )
-    rest2, session, session_ratios = _alternate(
-        load,
-        lab.rest_request("bench_lookup", CACHED_ARGS),
-        lab.mcp_session_request("bench_lookup", CACHED_ARGS),
-        rounds,
-    )
     # The headline is the stateless era (one self-contained POST per call); the session era
-    # (what 2025-11-25 clients use) is measured beside it.
+    # (what 2025-11-25 clients use) is measured beside it, and reported as failed, not fatal,
+    # when its answers are not all 200 (16 connections sharing one session can hang: see the
+    # note in docs/performance.md).
+    try:
+        rest2, session, session_ratios = _alternate(
+            load,
+            lab.rest_request("bench_lookup", CACHED_ARGS),
+            lab.mcp_session_request("bench_lookup", CACHED_ARGS),
+            rounds,
+        )
+        session_era: dict[str, Any] = {
+            "era": "2025-11-25",
+            "rest_rps": rest2,
+            "mcp_rps": session,
+            "ratios": session_ratios,
+            "ratio": median(session_ratios),
+        }
+        session_note = f"in a 2025-11-25 session {median(session_ratios):.2f}"
+    except RuntimeError as exc:
+        session_era = {"era": "2025-11-25", "error": str(exc)[:300]}
+        session_note = "the 2025-11-25 session figure failed (non-2xx answers)"
     figure.value = median(ratios)
     figure.detail = {
         "rest_rps": rest,
         "mcp_rps": mcp,
         "ratios": ratios,
         "era": "2026-07-28",
-        "session_era": {
-            "era": "2025-11-25",
-            "rest_rps": rest2,
-            "mcp_rps": session,
-            "ratios": session_ratios,
-            "ratio": median(session_ratios),
-        },
+        "session_era": session_era,
     }
     figure.note = (
         f"MCP {median(mcp):,.0f} req/s vs REST {median(rest):,.0f} req/s (2026-07-28, "
-        f"stateless); in a 2025-11-25 session {median(session_ratios):.2f}"
+        f"stateless); {session_note}"
     )
     return figure
 
@@ -156,7 +165,9 @@ async def _latencies(lab: Lab, count: int) -> tuple[list[float], list[float]]:
     return direct_ms, gateway_ms
 
 
-def latency_added(lab: Lab, count: int) -> tuple[Figure, Figure]:
+def latency_added(lab: Lab, count: int, synchronous: str = "FULL") -> tuple[Figure, Figure]:
+    """p50 and p99 added latency; ``synchronous`` names the journal setting the running
+    gateway has (``NORMAL`` figures get their own keys, beside the default's)."""
     direct_ms, gateway_ms = asyncio.run(_latencies(lab, count))
     d, g = summarize(direct_ms), summarize(gateway_ms)
     detail = {
@@ -165,10 +176,13 @@ def latency_added(lab: Lab, count: int) -> tuple[Figure, Figure]:
         "rate_per_target": 50,
         "requests": count,
         "tool": "bench_fetch (not cached: every call reaches the stub)",
+        "journal_synchronous": synchronous,
     }
+    suffix = "" if synchronous == "FULL" else "_" + synchronous.lower()
+    said = "" if synchronous == "FULL" else f", journal synchronous={synchronous}"
     p50 = Figure(
-        key="latency_added_p50",
-        title="latency added over calling the stub directly, at 50 req/s: p50",
+        key="latency_added_p50" + suffix,
+        title=f"latency added over calling the stub directly, at 50 req/s{said}: p50",
         unit="ms",
         goal=Goal("<=", 1.0),
         value=g["p50"] - d["p50"],
@@ -176,8 +190,8 @@ def latency_added(lab: Lab, count: int) -> tuple[Figure, Figure]:
         note=f"stub p50 {d['p50']:.2f} ms, through the gateway {g['p50']:.2f} ms",
     )
     p99 = Figure(
-        key="latency_added_p99",
-        title="latency added over calling the stub directly, at 50 req/s: p99",
+        key="latency_added_p99" + suffix,
+        title=f"latency added over calling the stub directly, at 50 req/s{said}: p99",
         unit="ms",
         goal=Goal("<=", 3.0),
         value=g["p99"] - d["p99"],
@@ -185,6 +199,62 @@ def latency_added(lab: Lab, count: int) -> tuple[Figure, Figure]:
         note=f"stub p99 {d['p99']:.2f} ms, through the gateway {g['p99']:.2f} ms",
     )
     return p50, p99
+
+
+DOCUMENTS_ARGS = {"query": "telescope"}
+
+
+async def _documents(lab: Lab, rate: float, count: int) -> list[float]:
+    _, url, headers, body = lab.rest_request("documents_search", DOCUMENTS_ARGS)
+    assert body is not None
+    limits = httpx.Limits(max_connections=4)
+    async with httpx.AsyncClient(trust_env=False, limits=limits, timeout=10) as client:
+
+        async def search() -> int:
+            answer = await client.post(url, headers=headers, content=body)
+            if answer.status_code == 200 and not answer.json()["result"]["items"]:
+                raise RuntimeError("documents_search found nothing: the fake is not reached")
+            return answer.status_code
+
+        await paced([search], rate, max(10, count // 10))
+        (gateway_ms,) = await paced([search], rate, count)
+    return gateway_ms
+
+
+def documents_search(lab: Lab, count: int, rate: float = 20) -> tuple[Figure, Figure]:
+    """An uncached ``documents_search`` through the gateway to the fake paperless-ngx."""
+    g = summarize(asyncio.run(_documents(lab, rate, count)))
+    detail = {
+        "gateway_ms": g,
+        "rate": rate,
+        "requests": count,
+        "arguments": DOCUMENTS_ARGS,
+        "upstream": "the tests' fake paperless-ngx 3.0.5 (bench/paperless.py), own process",
+    }
+    note = (
+        "end to end: authentication, policy, name resolution (cached by the capability), "
+        "one search request to the fake, shaping, audit"
+    )
+    return (
+        Figure(
+            key="documents_search_p50",
+            title=f"uncached documents_search through the gateway, at {rate:g} req/s: p50",
+            unit="ms",
+            goal=Goal("info", 0),
+            value=g["p50"],
+            detail=detail,
+            note=note,
+        ),
+        Figure(
+            key="documents_search_p99",
+            title=f"uncached documents_search through the gateway, at {rate:g} req/s: p99",
+            unit="ms",
+            goal=Goal("info", 0),
+            value=g["p99"],
+            detail=detail,
+            note=f"max {g['max']:.2f} ms",
+        ),
+    )
 
 
 async def _single_flight(lab: Lab, calls: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,7 @@ import httpx
 import yaml
 
 from bench.issuer import LocalIssuer
+from bench.paperless import ADMIN_TOKEN
 from bench.procs import Proc, spawn
 from bench.serving import free_port
 from bench.target import create_database, drop_database, gateway_config
@@ -37,7 +39,8 @@ class Lab:
         self.stub: Proc | None = None
         self.hello: Proc | None = None
         self.gateway: Proc | None = None
-        self.stub_url = self.hello_url = self.base = self.ops = ""
+        self.paperless: Proc | None = None
+        self.stub_url = self.hello_url = self.base = self.ops = self.paperless_url = ""
         self.config_path = tmp / "gateway.yaml"
         self.token = ""
 
@@ -53,8 +56,13 @@ class Lab:
             )
             self.stub_url = f"http://127.0.0.1:{stub_port}"
             self.hello_url = f"http://127.0.0.1:{hello_port}"
+            url_file = self.tmp / "paperless.url"
+            self.paperless = spawn(
+                "paperless", ["-m", "bench.paperless", str(url_file)], self.tmp / "paperless.log"
+            )
             self.stub.wait_http(self.stub_url + "/count/none")
             self.hello.wait_http(self.hello_url + "/ready")
+            self.paperless_url = _wait_for_file(url_file, self.paperless)
             port, ops_port = free_port(), free_port()
             config = gateway_config(
                 self.tmp,
@@ -63,6 +71,8 @@ class Lab:
                 dsn=self.dsn,
                 port=port,
                 ops_port=ops_port,
+                paperless_url=self.paperless_url,
+                paperless_token=ADMIN_TOKEN,
             )
             self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
             self.base = f"http://127.0.0.1:{port}"
@@ -75,7 +85,7 @@ class Lab:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for proc in (self.gateway, self.hello, self.stub):
+        for proc in (self.gateway, self.hello, self.stub, self.paperless):
             if proc is not None:
                 proc.stop()
         self.issuer.stop()
@@ -85,10 +95,19 @@ class Lab:
 
     # -- the gateway -------------------------------------------------------------------------
 
-    def start_gateway(self) -> float:
-        """Spawn ``labgate serve``; seconds from spawn to ``/readyz`` 200."""
+    def start_gateway(self, synchronous: str | None = None) -> float:
+        """Spawn ``labgate serve``; seconds from spawn to ``/readyz`` 200.
+
+        ``synchronous``: run with that ``journal_synchronous`` (and a journal of its own)."""
         log = self.tmp / f"gateway-{uuid.uuid4().hex[:6]}.log"
-        args = ["-m", "gateway.cli", "--config", str(self.config_path), "serve"]
+        config = self.config_path
+        if synchronous is not None:
+            data = yaml.safe_load(self.config_path.read_text())
+            data["journal_synchronous"] = synchronous
+            data["journal_path"] = str(self.tmp / f"audit-{synchronous.lower()}.db")
+            config = self.tmp / f"gateway-{synchronous.lower()}.yaml"
+            config.write_text(yaml.safe_dump(data, sort_keys=False))
+        args = ["-m", "gateway.cli", "--config", str(config), "serve"]
         self.gateway = spawn("gateway", args, log)
         return self.gateway.wait_http(self.ops + "/readyz", timeout=60)
 
@@ -183,3 +202,15 @@ class Lab:
         if not isinstance(result, dict) or result.get("isError") or "content" not in result:
             return "/mcp tools/call did not return a tool result"
         return "ok"
+
+
+def _wait_for_file(path: Path, proc: Proc, timeout: float = 30.0) -> str:
+    """The text ``proc`` writes to ``path`` once it serves."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.is_file() and (text := path.read_text().strip()):
+            return text
+        if proc.popen.poll() is not None:
+            raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}):\n{proc.log()}")
+        time.sleep(0.01)
+    raise RuntimeError(f"{proc.name} did not start in {timeout} s:\n{proc.log()}")

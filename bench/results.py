@@ -90,7 +90,7 @@ def markdown(run: Run) -> str:
         unit = "" if f.unit == "x" else f.unit
         lines.append(
             f"| {_cell(f.title)} | {format_value(f.value, f.unit)} | {f.goal.text(unit)} "
-            f"| {_met(f.met)} | {_cell(f.note)} |"
+            f"| {'—' if f.goal.op == 'info' else _met(f.met)} | {_cell(f.note)} |"
         )
     m = run.machine
     head = (

@@ -54,17 +54,20 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class Goal:
-    """A budget: the measured value must be ``>=`` or ``<=`` ``limit``."""
+    """A budget: the measured value must be ``>=`` or ``<=`` ``limit``; ``info``: no budget,
+    the figure is reported for what it shows."""
 
-    op: Literal[">=", "<="]
+    op: Literal[">=", "<=", "info"]
     limit: float
 
     def met(self, value: float | None) -> bool | None:
-        """``None`` when there is no value (a pending figure)."""
-        if value is None:
+        """``None`` when there is no value (a pending figure) or no budget."""
+        if value is None or self.op == "info":
             return None
         return value >= self.limit if self.op == ">=" else value <= self.limit
 
     def text(self, unit: str = "") -> str:
+        if self.op == "info":
+            return "(reported)"
         number = f"{self.limit:g}"
         return f"{self.op} {number}{(' ' + unit) if unit else ''}"

@@ -58,6 +58,8 @@ BENCH_POLICY = {
 def write_policy_dir(dest: Path, shipped: Path = ROOT / "policies") -> Path:
     """Copy the shipped policies to ``dest``, raise the global limit, add ``bench.yaml``.
 
+    ``documents.yaml`` keeps its rules but with limits raised and without its time-of-day
+    deny rule (``when``), or the documents figure would measure 429s, or denials at night.
     A shipped policy of a capability that this build does not register is left out (the
     gateway would refuse the whole set).
     """
@@ -71,6 +73,14 @@ def write_policy_dir(dest: Path, shipped: Path = ROOT / "policies") -> Path:
         if path.name == "gateway.yaml":
             data = yaml.safe_load(text) or {}
             data["limits"] = UNLIMITED
+            text = yaml.safe_dump(data, sort_keys=False)
+        elif path.name == "documents.yaml":
+            data = yaml.safe_load(text) or {}
+            rules = [r for r in data.get("rules", []) if "when" not in r]
+            for rule in rules:
+                if "limits" in rule:
+                    rule["limits"] = UNLIMITED
+            data["rules"] = rules
             text = yaml.safe_dump(data, sort_keys=False)
         (dest / path.name).write_text(text)
     (dest / "bench.yaml").write_text(yaml.safe_dump(BENCH_POLICY, sort_keys=False))
@@ -92,8 +102,19 @@ def upstream_names() -> list[str]:
 
 
 def gateway_config(
-    tmp: Path, *, issuer: str, stub_url: str, dsn: str, port: int, ops_port: int
+    tmp: Path,
+    *,
+    issuer: str,
+    stub_url: str,
+    dsn: str,
+    port: int,
+    ops_port: int,
+    paperless_url: str | None = None,
+    paperless_token: str = "",
 ) -> dict[str, Any]:
+    """The gateway's settings. With ``paperless_url`` the documents capability reaches that
+    (fake) paperless-ngx with ``paperless_token``; without it every upstream is the stub."""
+
     def upstream(name: str) -> dict[str, Any]:
         # As in production every upstream has its own credential, so every result passes the
         # secret scan (gateway/scrub.py) with a realistic secret set.
@@ -106,6 +127,16 @@ def gateway_config(
             "auth": {"scheme": "bearer", "secret_file": str(secret)},
         }
 
+    upstreams = {name: upstream(name) for name in upstream_names()}
+    if paperless_url is not None:
+        token = tmp / "paperless.secret"
+        token.write_text(paperless_token)
+        upstreams["paperless"] = {
+            "base_url": paperless_url,
+            "connect_timeout": 2,
+            "read_timeout": 5,
+            "auth": {"scheme": "token", "secret_file": str(token)},
+        }
     return {
         "listen": {"host": "127.0.0.1", "port": port},
         "operator_listen": {"host": "127.0.0.1", "port": ops_port},
@@ -123,9 +154,10 @@ def gateway_config(
         },
         # The shipped policies turn the built-in capabilities on: their upstreams must exist.
         # They point at the stub and are never called by the bench.
-        "upstreams": {name: upstream(name) for name in upstream_names()},
+        "upstreams": upstreams,
         "extra_capabilities": ["bench.benchcap:CAPABILITY"],
-        "capabilities": {"bench": {"upstream": "benchstub"}},
+        "capabilities": {"bench": {"upstream": "benchstub"}}
+        | ({"documents": {"upstream": "paperless"}} if paperless_url else {}),
         "log_level": "info",
     }
 

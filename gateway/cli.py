@@ -15,7 +15,6 @@ labgate mcp-upstream diff|accept S  compare a fronted MCP server with its pins; 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from collections.abc import Sequence
@@ -46,7 +45,7 @@ def _registry(settings: Any, policy_dir: Path | None = None) -> Any:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.doctor.startup import check_startup
-    from gateway.serve import serve
+    from gateway.serve import run
 
     settings = _settings(args)
     if args.workers > 1 and args.worker is None:
@@ -61,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings = worker_settings(settings, args.worker)
         fd = args.listen_fd
     check_startup(settings, _registry(settings))
-    return asyncio.run(serve(settings, listen_fd=fd))
+    return run(settings, listen_fd=fd)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -7,7 +7,6 @@ client configuration, then serves until interrupted.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import json
 import shlex
@@ -201,7 +200,7 @@ def banner(settings: Settings, token: str) -> str:
 
 
 def run_demo(port: int | None, operator_port: int | None, state_dir: Path) -> int:
-    from gateway.serve import serve
+    from gateway.serve import run
 
     settings = demo_settings(port, operator_port, state_dir)
     try:
@@ -213,4 +212,4 @@ def run_demo(port: int | None, operator_port: int | None, state_dir: Path) -> in
         settings, sub="hermes-agent", client_id="hermes", groups=["agents"], ttl=3600
     )
     print(banner(settings, token), flush=True)
-    return asyncio.run(serve(settings))
+    return run(settings)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import nullcontext
 from datetime import UTC, datetime
+from typing import TextIO
 
-__all__ = ["HumanFormatter", "JsonFormatter", "configure_logging"]
+__all__ = ["HumanFormatter", "JsonFormatter", "RawLineHandler", "configure_logging"]
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message",
@@ -55,6 +57,26 @@ class HumanFormatter(logging.Formatter):
         return line
 
 
+class RawLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each message as it is, one per line (the audit lines are complete JSON objects).
+
+    ``write_lines`` writes several lines with one write, as the journal's commit groups them.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def write_lines(self, lines: list[str]) -> None:
+        text = "\n".join(lines) + self.terminator
+        with self.lock or nullcontext():
+            try:
+                self.stream.write(text)
+                self.flush()
+            except (OSError, ValueError):  # stderr gone: as logging does, never fail the caller
+                pass
+
+
 def configure_logging(level: str = "info", *, human: bool | None = None) -> None:
     """``human``: the terminal format; ``None`` chooses it when stderr is a terminal."""
     if human is None:
@@ -66,9 +88,7 @@ def configure_logging(level: str = "info", *, human: bool | None = None) -> None
     root.setLevel(level.upper())
     # Audit lines are complete JSON objects already (gateway.audit.log): written as they are.
     audit = logging.getLogger("labgate.audit")
-    raw = logging.StreamHandler(sys.stderr)
-    raw.setFormatter(logging.Formatter("%(message)s"))
-    audit.handlers[:] = [raw]
+    audit.handlers[:] = [RawLineHandler(sys.stderr)]
     audit.propagate = False
     audit.setLevel(logging.INFO)
     # httpx (and the MCP SDK's httpx2) log full URLs at INFO

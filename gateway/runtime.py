@@ -291,7 +291,7 @@ class Runtime:
 
     async def _open_audit(self) -> AuditSink:
         s = self.settings
-        self.journal = Journal(s.journal_path)
+        self.journal = Journal(s.journal_path, synchronous=s.journal_synchronous)
         try:
             await self.journal.open()
         except JournalLocked as exc:

@@ -21,7 +21,7 @@ from gateway.policy.loader import load_policy_dir
 from gateway.registry import Registry
 from gateway.settings import Settings
 
-__all__ = ["GC_THRESHOLD", "serve"]
+__all__ = ["GC_THRESHOLD", "run", "serve"]
 
 GC_THRESHOLD = 20_000
 
@@ -38,6 +38,17 @@ def preflight(settings: Settings, registry: Registry) -> None:
             f"auth.mode is {auth.mode!r} but auth.{auth.mode} is missing", key=f"auth.{auth.mode}"
         )
     load_policy_dir(settings.policy_dir, registry)  # PolicyError: file:line: message
+
+
+def run(settings: Settings, listen_fd: int | None = None) -> int:
+    """``serve`` on uvloop when it is installed (as uvicorn itself would choose), else on
+    asyncio's own loop. uvicorn picks its loop only in ``Server.run``; labgate runs two servers
+    in one loop, so it picks here."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve(settings, listen_fd))
+    return uvloop.run(serve(settings, listen_fd))
 
 
 async def serve(settings: Settings, listen_fd: int | None = None) -> int:

@@ -161,6 +161,9 @@ class Settings(BaseSettings):
     operator_listen: ListenSettings = ListenSettings(port=9090)
     policy_dir: Path = Path("policies")
     journal_path: Path = Path("var/audit.db")
+    #: SQLite ``synchronous`` of the journal: FULL (an answered call's record survives a power
+    #: loss) or NORMAL (survives a process kill; the last commits may be lost on power loss).
+    journal_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     postgres: PostgresSettings | None = None
     #: Proposals (write tools) and the Matrix room where a human approves them.
     approvals: ApprovalsSettings = ApprovalsSettings()

@@ -1,8 +1,9 @@
 """Metrics and traces of one labgate app: no globals, one :class:`Telemetry` per app.
 
-Metrics go through an OpenTelemetry ``MeterProvider`` whose Prometheus reader is bound to the
-app's own ``prometheus_client`` registry (two apps in one process never clash); ``render()``
-serves ``/metrics``. Spans come from the app's own ``TracerProvider``; they are exported over
+Metrics are plain counters and histograms kept in dicts, exported at scrape time by a
+``prometheus_client`` collector in the app's own registry (two apps in one process never
+clash); ``render()`` serves ``/metrics``. Recording one costs a dict update: this runs on every
+call (docs/performance.md). Spans come from the app's own ``TracerProvider``; they are exported over
 OTLP/HTTP only when ``otlp_endpoint`` is set, but always carry trace ids for the audit record.
 
 Labels are fixed, low-cardinality names; no metric or span ever carries a URL query string,
@@ -12,15 +13,14 @@ a header or an upstream body.
 from __future__ import annotations
 
 import logging
+import random
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from opentelemetry import trace
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
-from opentelemetry.metrics import CallbackOptions, Observation
-from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -28,6 +28,13 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
 
 from gateway.settings import TelemetrySettings
 
@@ -97,10 +104,6 @@ class Telemetry:
         self.settings = settings or TelemetrySettings()
         resource = Resource.create({"service.name": self.settings.service_name})
         self.registry = CollectorRegistry()
-        reader = PrometheusMetricReader(registry=self.registry, scope_info_enabled=False)
-        self._meters = MeterProvider(
-            resource=resource, metric_readers=[reader], shutdown_on_exit=False
-        )
         url = self.settings.traces_url()
         self._recording = url is not None or self.settings.record_spans
         # Without an exporter spans are not recorded (they cost CPU on every call), but they
@@ -115,130 +118,73 @@ class Telemetry:
 
             self._tracers.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url)))
         self._tracer = self._tracers.get_tracer("labgate")
-        self._breaker_sources: list[Callable[[], Mapping[str, str]]] = []
-        self._audit_lag: Callable[[], int] | None = None
-        self._replica: Callable[[], ReplicaFacts] | None = None
         self._closed = False
 
-        meter = self._meters.get_meter("labgate")
-        self._calls = meter.create_counter(
-            "labgate_calls_total", description="Tool calls by tool, decision and face."
-        )
-        self._call_duration = meter.create_histogram(
-            "labgate_call_duration_seconds",
-            unit="s",
-            description="Tool call latency, end to end.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self._denials = meter.create_counter(
-            "labgate_denials_total", description="Denied calls by tool and reason."
-        )
-        self._upstream_requests = meter.create_counter(
-            "labgate_upstream_requests_total",
-            description="Upstream requests by upstream and status class or error kind.",
-        )
-        self._upstream_duration = meter.create_histogram(
-            "labgate_upstream_duration_seconds",
-            unit="s",
-            description="Upstream request latency, body included.",
-            explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
-        )
-        self._reloads = meter.create_counter(
-            "labgate_policy_reloads_total", description="Policy reloads by result (ok, failed)."
-        )
+        self._metrics = _Metrics(resource)
+        self.registry.register(self._metrics)
         for result in ("ok", "failed"):  # both series exist from the start, at 0
-            self._reloads.add(0, {"result": result})
-        self._rate_limited = meter.create_counter(
-            "labgate_rate_limited_total", description="Calls refused by a rate limit, by tool."
-        )
-        self._cache = meter.create_counter(
-            "labgate_cache_total", description="Result cache lookups by tool and result."
-        )
-        self._edge_refusals = meter.create_counter(
-            "labgate_edge_refusals_total",
-            description="Connections refused at the HTTP edge, by listener and code.",
-        )
-        self._shadow = meter.create_counter(
-            "labgate_shadow_disagreements_total",
-            description="Calls the shadow policy set decides otherwise, by tool and change.",
-        )
-        meter.create_observable_gauge(
-            "labgate_breaker_open",
-            callbacks=[self._observe_breakers],
-            description="1 while an upstream's breaker is open or half-open, else 0.",
-        )
-        meter.create_observable_gauge(
-            "labgate_replica_info",
-            callbacks=[self._observe_replica_info],
-            description="1, labelled with this replica's id and the policy version it enforces.",
-        )
-        meter.create_observable_gauge(
-            "labgate_replica_policy_versions",
-            callbacks=[self._observe_policy_versions],
-            description="Policy versions in force across the live replicas (over 1: they differ).",
-        )
-        meter.create_observable_gauge(
-            "labgate_redis_up",
-            callbacks=[self._observe_redis_up],
-            description="1 while the shared store (Redis) answers, else 0; absent without Redis.",
-        )
-        meter.create_observable_counter(
-            "labgate_limit_fallbacks_total",
-            callbacks=[self._observe_fallbacks],
-            description="Calls whose limits were decided while Redis was away, by mode.",
-        )
-        meter.create_observable_gauge(
-            "labgate_audit_lag_records",
-            callbacks=[self._observe_audit_lag],
-            description="Journal records not yet shipped to PostgreSQL.",
-        )
+            self._metrics.reloads.setdefault((result,), 0.0)
 
     # -- recording ----------------------------------------------------------------------
+    # Plain counters, read at scrape time: one dict update per event, no per-event
+    # attribute hashing or locking (the OpenTelemetry instruments cost ~20 µs per call).
 
     def record_call(self, tool: str, decision: str, face: str, seconds: float) -> None:
-        self._calls.add(1, {"tool": tool, "decision": decision, "face": face})
-        self._call_duration.record(seconds, {"tool": tool, "face": face})
+        m = self._metrics
+        key = (tool, decision, face)
+        m.calls[key] = m.calls.get(key, 0.0) + 1
+        m.call_duration.observe((tool, face), seconds)
 
     def record_denial(self, tool: str, reason: str) -> None:
-        self._denials.add(1, {"tool": tool, "reason": reason})
+        _inc(self._metrics.denials, (tool, reason))
 
     def record_upstream(self, upstream: str, status_class: str, seconds: float) -> None:
-        self._upstream_requests.add(1, {"upstream": upstream, "status_class": status_class})
-        self._upstream_duration.record(seconds, {"upstream": upstream})
+        _inc(self._metrics.upstream_requests, (upstream, status_class))
+        self._metrics.upstream_duration.observe((upstream,), seconds)
 
     def record_policy_reload(self, result: Literal["ok", "failed"]) -> None:
-        self._reloads.add(1, {"result": result})
+        _inc(self._metrics.reloads, (result,))
 
     def record_rate_limited(self, tool: str) -> None:
-        self._rate_limited.add(1, {"tool": tool})
+        _inc(self._metrics.rate_limited, (tool,))
 
     def record_cache(self, tool: str, result: CacheResult) -> None:
-        self._cache.add(1, {"tool": tool, "result": result})
+        _inc(self._metrics.cache, (tool, result))
 
     def record_edge_refusal(self, listener: str, code: str) -> None:
-        self._edge_refusals.add(1, {"listener": listener, "code": code})
+        _inc(self._metrics.edge_refusals, (listener, code))
 
     def record_shadow_disagreement(self, tool: str, change: str) -> None:
-        self._shadow.add(1, {"tool": tool, "change": change})
+        _inc(self._metrics.shadow, (tool, change))
 
     def add_breaker_source(self, source: Callable[[], Mapping[str, str]]) -> None:
         """``source()`` -> ``{upstream: "closed"|"open"|"half_open"}``, read at each scrape."""
-        self._breaker_sources.append(source)
+        self._metrics.breaker_sources.append(source)
 
     def set_audit_lag_source(self, source: Callable[[], int]) -> None:
         """``source()`` -> number of journal records not yet shipped, read at each scrape."""
-        self._audit_lag = source
+        self._metrics.audit_lag = source
 
     def set_replica_source(self, source: Callable[[], ReplicaFacts]) -> None:
         """``source()`` -> this replica's facts (id, policy, Redis, peers), read at each scrape."""
-        self._replica = source
+        self._metrics.replica = source
 
     # -- tracing ------------------------------------------------------------------------
 
-    @contextmanager
-    def span(self, name: str, **attrs: AttributeValue | None) -> Iterator[trace.Span]:
+    def span(self, name: str, **attrs: AttributeValue | None) -> AbstractContextManager[trace.Span]:
         """A current span; ``None`` attributes are dropped. Exceptions set status ERROR
-        with the exception's type only (messages may hold upstream text)."""
+        with the exception's type only (messages may hold upstream text).
+
+        Unrecorded (no exporter): a bare span context carrying the trace id (the parent's, or
+        a new one), without the SDK's sampler and attribute handling."""
+        if not self._recording:
+            return _Unrecorded()
+        return self._recorded(name, attrs)
+
+    @contextmanager
+    def _recorded(
+        self, name: str, attrs: Mapping[str, AttributeValue | None]
+    ) -> Iterator[trace.Span]:
         clean = {k: v for k, v in attrs.items() if v is not None}
         with self._tracer.start_as_current_span(
             name, attributes=clean, record_exception=False, set_status_on_exception=False
@@ -274,59 +220,200 @@ class Telemetry:
             return
         self._closed = True
         self._tracers.shutdown()
-        self._meters.shutdown()
+        self.registry.unregister(self._metrics)
 
-    # -- observable callbacks -------------------------------------------------------------
 
-    def _observe_breakers(self, options: CallbackOptions) -> Iterable[Observation]:
-        observations: list[Observation] = []
-        for source in self._breaker_sources:
+def _inc(series: dict[tuple[str, ...], float], key: tuple[str, ...]) -> None:
+    series[key] = series.get(key, 0.0) + 1
+
+
+class _Histogram:
+    """Counts per bucket (not cumulative), sum and count, per label tuple."""
+
+    __slots__ = ("series",)
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, key: tuple[str, ...], value: float) -> None:
+        row = self.series.get(key)
+        if row is None:
+            # one slot per bucket, one for +Inf, then sum
+            row = self.series[key] = [0.0] * (len(DURATION_BUCKETS) + 2)
+        row[bisect_left(DURATION_BUCKETS, value)] += 1
+        row[-1] += value
+
+    def family(self, name: str, doc: str, labels: list[str], unit: str) -> Metric:
+        fam = HistogramMetricFamily(name, doc, labels=labels, unit=unit)
+        for key, row in list(self.series.items()):
+            running, buckets = 0.0, []
+            for bound, count in zip((*map(repr, DURATION_BUCKETS), "+Inf"), row, strict=False):
+                running += count
+                buckets.append((bound, running))
+            fam.add_metric(list(key), buckets, row[-1])
+        return fam
+
+
+class _Metrics(Collector):
+    """Every labgate metric family, built from plain dicts at each scrape."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.target = {k.replace(".", "_"): str(v) for k, v in resource.attributes.items()}
+        self.calls: dict[tuple[str, ...], float] = {}
+        self.call_duration = _Histogram()
+        self.denials: dict[tuple[str, ...], float] = {}
+        self.upstream_requests: dict[tuple[str, ...], float] = {}
+        self.upstream_duration = _Histogram()
+        self.reloads: dict[tuple[str, ...], float] = {}
+        self.rate_limited: dict[tuple[str, ...], float] = {}
+        self.cache: dict[tuple[str, ...], float] = {}
+        self.edge_refusals: dict[tuple[str, ...], float] = {}
+        self.shadow: dict[tuple[str, ...], float] = {}
+        self.breaker_sources: list[Callable[[], Mapping[str, str]]] = []
+        self.audit_lag: Callable[[], int] | None = None
+        self.replica: Callable[[], ReplicaFacts] | None = None
+
+    def collect(self) -> Iterable[Metric]:
+        info = GaugeMetricFamily("target_info", "Target metadata", labels=list(self.target))
+        info.add_metric(list(self.target.values()), 1.0)
+        yield info
+        counters = (
+            ("labgate_policy_reloads_total", "Policy reloads by result (ok, failed).",
+             ["result"], self.reloads),
+            ("labgate_calls_total", "Tool calls by tool, decision and face.",
+             ["tool", "decision", "face"], self.calls),
+            ("labgate_denials_total", "Denied calls by tool and reason.",
+             ["tool", "reason"], self.denials),
+            ("labgate_upstream_requests_total",
+             "Upstream requests by upstream and status class or error kind.",
+             ["upstream", "status_class"], self.upstream_requests),
+            ("labgate_rate_limited_total", "Calls refused by a rate limit, by tool.",
+             ["tool"], self.rate_limited),
+            ("labgate_cache_total", "Result cache lookups by tool and result.",
+             ["tool", "result"], self.cache),
+            ("labgate_edge_refusals_total",
+             "Connections refused at the HTTP edge, by listener and code.",
+             ["listener", "code"], self.edge_refusals),
+            ("labgate_shadow_disagreements_total",
+             "Calls the shadow policy set decides otherwise, by tool and change.",
+             ["tool", "change"], self.shadow),
+        )  # fmt: skip
+        for name, doc, labels, series in counters:
+            if not series:
+                continue  # a counter appears after its first event
+            fam = CounterMetricFamily(name, doc, labels=labels)
+            for key, value in list(series.items()):
+                fam.add_metric(list(key), value)
+            yield fam
+        if self.call_duration.series:
+            yield self.call_duration.family(
+                "labgate_call_duration_seconds",
+                "Tool call latency, end to end.",
+                ["tool", "face"],
+                "seconds",
+            )
+        if self.upstream_duration.series:
+            yield self.upstream_duration.family(
+                "labgate_upstream_duration_seconds",
+                "Upstream request latency, body included.",
+                ["upstream"],
+                "seconds",
+            )
+        yield self._breakers()
+        lag = self._lag()
+        if lag is not None:
+            yield lag
+        yield from self._replica_families()
+
+    def _breakers(self) -> Metric:
+        fam = GaugeMetricFamily(
+            "labgate_breaker_open",
+            "1 while an upstream's breaker is open or half-open, else 0.",
+            labels=["upstream"],
+        )
+        for source in self.breaker_sources:
             try:
                 states = dict(source())
             except Exception:
                 log.exception("breaker state source failed")
                 continue
             for upstream, state in states.items():
-                value = 0 if state == "closed" else 1
-                observations.append(Observation(value, {"upstream": upstream}))
-        return observations
+                fam.add_metric([upstream], 0.0 if state == "closed" else 1.0)
+        return fam
 
-    def _facts(self) -> ReplicaFacts | None:
-        if self._replica is None:
-            return None
+    def _replica_families(self) -> Iterator[Metric]:
+        if self.replica is None:
+            return
         try:
-            return self._replica()
+            facts = self.replica()
         except Exception:
             log.exception("replica source failed")
+            return
+        info = GaugeMetricFamily(
+            "labgate_replica_info",
+            "1, labelled with this replica's id and the policy version it enforces.",
+            labels=["replica", "policy_version"],
+        )
+        info.add_metric([facts.replica, facts.policy_version], 1.0)
+        yield info
+        yield GaugeMetricFamily(
+            "labgate_replica_policy_versions",
+            "Policy versions in force across the live replicas (over 1: they differ).",
+            value=float(facts.policy_versions),
+        )
+        if facts.redis_up is not None:
+            yield GaugeMetricFamily(
+                "labgate_redis_up",
+                "1 while the shared store (Redis) answers, else 0; absent without Redis.",
+                value=1.0 if facts.redis_up else 0.0,
+            )
+        fallbacks = CounterMetricFamily(
+            "labgate_limit_fallbacks",
+            "Calls whose limits were decided while Redis was away, by mode.",
+            labels=["mode"],
+        )
+        for mode, n in sorted(facts.fallbacks.items()):
+            fallbacks.add_metric([mode], float(n))
+        yield fallbacks
+
+    def _lag(self) -> Metric | None:
+        if self.audit_lag is None:
             return None
-
-    def _observe_replica_info(self, options: CallbackOptions) -> Iterable[Observation]:
-        facts = self._facts()
-        if facts is None:
-            return []
-        return [Observation(1, {"replica": facts.replica, "policy_version": facts.policy_version})]
-
-    def _observe_policy_versions(self, options: CallbackOptions) -> Iterable[Observation]:
-        facts = self._facts()
-        return [] if facts is None else [Observation(facts.policy_versions)]
-
-    def _observe_redis_up(self, options: CallbackOptions) -> Iterable[Observation]:
-        facts = self._facts()
-        if facts is None or facts.redis_up is None:
-            return []
-        return [Observation(1 if facts.redis_up else 0)]
-
-    def _observe_fallbacks(self, options: CallbackOptions) -> Iterable[Observation]:
-        facts = self._facts()
-        if facts is None:
-            return []
-        return [Observation(n, {"mode": mode}) for mode, n in sorted(facts.fallbacks.items())]
-
-    def _observe_audit_lag(self, options: CallbackOptions) -> Iterable[Observation]:
-        if self._audit_lag is None:
-            return []
         try:
-            return [Observation(self._audit_lag())]
+            value = float(self.audit_lag())
         except Exception:
             log.exception("audit lag source failed")
-            return []
+            return None
+        fam = GaugeMetricFamily(
+            "labgate_audit_lag_records", "Journal records not yet shipped to PostgreSQL."
+        )
+        fam.add_metric([], value)
+        return fam
+
+
+_UNSAMPLED = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+
+
+class _Unrecorded:
+    """An unrecorded span made current: the trace id of the parent span, or a new one (as the
+    SDK's id generator makes them: ``random.getrandbits``, ids are not secrets)."""
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> trace.Span:
+        parent = trace.get_current_span().get_span_context()
+        trace_id = parent.trace_id if parent.is_valid else _nonzero(128)
+        span = trace.NonRecordingSpan(
+            trace.SpanContext(trace_id, _nonzero(64), is_remote=False, trace_flags=_UNSAMPLED)
+        )
+        self._token = context.attach(trace.set_span_in_context(span))
+        return span
+
+    def __exit__(self, *exc: object) -> None:
+        context.detach(self._token)
+
+
+def _nonzero(bits: int) -> int:
+    while not (value := random.getrandbits(bits)):
+        pass
+    return value

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import HTTPConnection, Request
+
+from gateway.ids import token_hex16
 
 if TYPE_CHECKING:
     from gateway.api.port import GatewayPort
@@ -28,7 +29,7 @@ def request_id_from(conn: HTTPConnection) -> str:
     given = conn.headers.get("x-request-id", "")
     if 8 <= len(given) <= 64 and given.replace("-", "").isalnum():
         return given
-    return secrets.token_hex(16)
+    return token_hex16()
 
 
 def client_host(conn: HTTPConnection) -> str | None:

@@ -27,6 +27,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,12 +55,29 @@ _STOP = object()
 T = TypeVar("T")
 
 
+class _Waits:
+    """The appends one event loop is waiting for, oldest first, and the one timer that fails
+    any of them still unwritten at its deadline (instead of a timer per append).
+
+    ``outbox`` holds the appends made since the loop last handed a group to the writer: they
+    go together, in one hand-off, once the loop's current round of ready callbacks is done."""
+
+    __slots__ = ("loop", "outbox", "pending", "timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: deque[_Item] = deque()
+        self.outbox: list[_Item] = []
+        self.timer: asyncio.TimerHandle | None = None
+
+
 @dataclass(slots=True)
 class _Item:
     """One queued write: a record (``text``) or a meta update (``meta``)."""
 
-    loop: asyncio.AbstractEventLoop
+    waits: _Waits
     future: asyncio.Future[Row | None]
+    deadline: float
     text: str | None = None
     event_id: str | None = None
     meta: tuple[str, str] | None = None
@@ -85,7 +103,11 @@ class Journal:
         self.append_timeout = append_timeout
         self.max_batch = max_batch
         self.journal_id = ""
-        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | object] = queue.SimpleQueue()
+        self._waits: _Waits | None = None
+        #: Called in the writer thread with the rows of each commit, after the commit and
+        #: before any caller is answered (the audit log lines: ``AuditSink``).
+        self.on_commit: Callable[[list[Row]], None] | None = None
         self._thread: threading.Thread | None = None
         self._reader: JournalReader | None = None
         self._read_lock = threading.Lock()
@@ -139,6 +161,9 @@ class Journal:
         if self._thread is None:
             return
         self._closing = True
+        waits = self._waits
+        if waits is not None and waits.outbox and waits.loop is asyncio.get_running_loop():
+            self._hand_over(waits)  # before the stop: nothing appended is left behind
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
@@ -199,17 +224,48 @@ class Journal:
         if self._thread is None or self._closing:
             raise AuditUnavailable(internal="journal is not open")
         loop = asyncio.get_running_loop()
-        item = _Item(loop, loop.create_future(), text=text, event_id=event_id, meta=meta)
-        self._queue.put(item)
-        try:
-            return await asyncio.wait_for(asyncio.shield(item.future), self.append_timeout)
-        except TimeoutError:
-            self._healthy = False
-            item.future.add_done_callback(_consume)
-            raise AuditUnavailable(internal="journal write timed out") from None
-        except asyncio.CancelledError:
-            item.future.add_done_callback(_consume)  # the write still happens; nobody waits
-            raise
+        waits = self._waits
+        if waits is None or waits.loop is not loop:
+            waits = self._waits = _Waits(loop)
+        item = _Item(
+            waits,
+            loop.create_future(),
+            loop.time() + self.append_timeout,
+            text=text,
+            event_id=event_id,
+            meta=meta,
+        )
+        waits.pending.append(item)
+        if waits.timer is None:
+            waits.timer = loop.call_at(item.deadline, self._expire, waits)
+        # Group commit starts here: every append of this round of the loop goes to the writer
+        # in one hand-off (one wake-up, one transaction), right after the round.
+        waits.outbox.append(item)
+        if len(waits.outbox) == 1:
+            loop.call_soon(self._hand_over, waits)
+        # A cancelled caller cancels only this future: the write still happens, nobody waits.
+        return await item.future
+
+    def _hand_over(self, waits: _Waits) -> None:
+        items, waits.outbox = waits.outbox, []
+        if items:
+            self._queue.put(items)
+
+    def _expire(self, waits: _Waits) -> None:
+        """The deadline timer: fail the appends still unwritten after ``append_timeout``."""
+        waits.timer = None
+        now = waits.loop.time()
+        pending = waits.pending
+        while pending:
+            item = pending[0]
+            if not item.future.done():
+                if item.deadline > now:
+                    break
+                self._healthy = False
+                item.future.set_exception(AuditUnavailable(internal="journal write timed out"))
+            pending.popleft()
+        if pending:
+            waits.timer = waits.loop.call_at(pending[0].deadline, self._expire, waits)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -255,8 +311,8 @@ class Journal:
                 while True:
                     if first is _STOP:
                         stop = True
-                    elif isinstance(first, _Item):
-                        batch.append(first)
+                    elif isinstance(first, list):
+                        batch.extend(first)
                     if stop or len(batch) >= self.max_batch:
                         break
                     try:
@@ -270,6 +326,7 @@ class Journal:
                         self._healthy = False
                         for item in batch:
                             item.error = AuditUnavailable(internal=f"journal writer: {exc!r}")
+                    self._committed(batch)
                     _resolve(batch)
         finally:
             conn.close()
@@ -339,6 +396,17 @@ class Journal:
         self.commits += 1
         self._healthy = True
 
+    def _committed(self, batch: list[_Item]) -> None:
+        hook = self.on_commit
+        if hook is None:
+            return
+        rows = [item.result for item in batch if item.result is not None]
+        if rows:
+            try:
+                hook(rows)
+            except Exception:  # a log line never fails a durable write
+                log.exception("audit journal commit hook failed")
+
     def _check_file(self) -> None:
         """A journal deleted or replaced under us accepts writes nobody will ever read."""
         try:
@@ -374,23 +442,19 @@ def _check_tip(conn: sqlite3.Connection, expected: int) -> None:
         )
 
 
-def _consume(future: asyncio.Future[Row | None]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
 def _resolve(batch: list[_Item]) -> None:
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
+    """Hand the outcomes back: one wake-up per event loop per commit."""
+    by_loop: dict[_Waits, list[_Item]] = {}
     for item in batch:
-        by_loop.setdefault(item.loop, []).append(item)
-    for loop, items in by_loop.items():
+        by_loop.setdefault(item.waits, []).append(item)
+    for waits, items in by_loop.items():
         try:
-            loop.call_soon_threadsafe(_settle, items)
+            waits.loop.call_soon_threadsafe(_settle, waits, items)
         except RuntimeError:  # the caller's loop is closed: nobody waits any more
             pass
 
 
-def _settle(items: list[_Item]) -> None:
+def _settle(waits: _Waits, items: list[_Item]) -> None:
     for item in items:
         if item.future.done():
             continue
@@ -398,3 +462,6 @@ def _settle(items: list[_Item]) -> None:
             item.future.set_exception(item.error)
         else:
             item.future.set_result(item.result)
+    pending = waits.pending
+    while pending and pending[0].future.done():
+        pending.popleft()

@@ -9,8 +9,10 @@ hold secrets (arguments are redacted by the pipeline before the record is made).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from gateway.audit.chain import Row
+from gateway.logs import RawLineHandler
 
 __all__ = ["LOGGER_NAME", "AuditLog"]
 
@@ -32,3 +34,21 @@ class AuditLog:
     def emit(self, row: Row) -> None:
         if self._logger.isEnabledFor(logging.INFO):
             self._logger.info("%s", self.line(row))
+
+    def emit_rows(self, rows: Sequence[Row]) -> None:
+        """The lines of several rows; one write when the logger has only labgate's raw line
+        handler (``configure_logging``), else one log record each."""
+        logger = self._logger
+        if not rows or not logger.isEnabledFor(logging.INFO):
+            return
+        handlers = logger.handlers
+        if (
+            len(handlers) == 1
+            and type(handlers[0]) is RawLineHandler
+            and not logger.filters
+            and not logger.propagate
+        ):
+            handlers[0].write_lines([self.line(row) for row in rows])
+            return
+        for row in rows:
+            logger.info("%s", self.line(row))

@@ -7,10 +7,11 @@ separators, UTF-8) is what the hash chain covers; see ``chain.py``.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from gateway.ids import token_hex16
 
 __all__ = ["AuditRecord", "Kind", "canonical_json", "new_event_id"]
 
@@ -19,11 +20,17 @@ Kind = Literal["call", "policy_reload", "auth_failure", "approval"]
 
 def new_event_id() -> str:
     """128 random bits as 32 hex digits; the idempotency key in PostgreSQL."""
-    return secrets.token_hex(16)
+    return token_hex16()
+
+
+#: One encoder for every record (``json.dumps`` with options builds a new one per call).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from gateway.cache import CallCache, ResultCache
 from gateway.capability import Principal, Proposals, Resources, Tool
 from gateway.cursor import CursorCodec
 from gateway.errors import AuditUnavailable, AuthError, GatewayError, UpstreamFailure
+from gateway.ids import token_hex16
 from gateway.pipeline.call import AuditWriter, BodyReader, Call, CallOutcome, ToolInfo
 from gateway.pipeline.stages import CAUSE_MAX, STAGES, Stages, _Result
 from gateway.policy.evaluate import CallRequest, evaluate
@@ -150,7 +150,7 @@ class Pipeline(Stages):
         """
         record = AuditRecord(
             kind="call",
-            request_id=request_id or secrets.token_hex(16),
+            request_id=request_id or token_hex16(),
             face=face,
             tool=tool_name[:64],
         )

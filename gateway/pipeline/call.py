@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from gateway.audit.record import AuditRecord
 from gateway.capability import Capability, Principal, Tool
 from gateway.policy import Obligations, PolicySet
+from gateway.policy.evaluate import Decision
 
 __all__ = ["AuditWriter", "BodyReader", "Call", "CallOutcome", "ToolInfo"]
 
@@ -65,6 +66,7 @@ class Call:
     now: datetime = field(init=False)  # resolve_tool
     found: ToolInfo | None = field(init=False)  # resolve_tool (None: unknown, off, other mount)
     tool: ToolInfo = field(init=False)  # decide (only once the tool is allowed)
+    allowed: Decision = field(init=False)  # decide (the tool's decision, arguments not yet known)
     args: BaseModel = field(init=False)  # bind_arguments
     arg_values: dict[str, Any] = field(init=False)  # bind_arguments
     obligations: Obligations = field(init=False)  # decide_with_arguments

@@ -29,7 +29,7 @@ from gateway.capability import Proposals, Resources, Tool, ToolContext
 from gateway.cursor import CursorCodec
 from gateway.errors import Denied, GatewayError, RateLimited, ToolTimeout, Unavailable
 from gateway.pipeline.call import Call, ToolInfo
-from gateway.policy.evaluate import CallRequest, Decision, evaluate
+from gateway.policy.evaluate import CallRequest, Decision, evaluate, evaluate_arguments
 from gateway.policy.outcome import decision_change
 from gateway.policy.reasons import Reason
 from gateway.policy.shadow import ShadowStore
@@ -121,7 +121,7 @@ class Stages:
                 record.reasons = [str(Reason.UNKNOWN_TOOL)]
             raise denial
         assert info is not None  # an unknown tool is never allowed
-        call.tool = info
+        call.tool, call.allowed = info, first
 
     def bind_arguments(self, call: Call) -> None:
         """The arguments, validated against the tool's model (InvalidArguments otherwise)."""
@@ -134,7 +134,8 @@ class Stages:
         request = CallRequest(
             call.principal, tool.capability.name, tool.tool.name, call.arg_values, call.now
         )
-        decision = evaluate(request, call.policy_set)
+        # The tool's decision already found the rule; only its bounds see the arguments.
+        decision = evaluate_arguments(call.allowed, request, call.policy_set)
         self._shadow(record, request, decision)
         record.arguments = _redact(call.arg_values, decision.redact)
         if not decision.allowed or decision.obligations is None:

@@ -45,6 +45,7 @@ __all__ = [
     "allowed_tools",
     "capability_for_tool",
     "evaluate",
+    "evaluate_arguments",
 ]
 
 NOT_PERMITTED = Denied.default_message
@@ -380,6 +381,53 @@ def evaluate(req: CallRequest, policy_set: PolicySet, *, explain: bool = False) 
     except Exception as exc:
         t.lines.append(f"evaluation failed: {type(exc).__name__}")
         return t.deny((Reason.POLICY_ERROR,))
+
+
+def evaluate_arguments(first: Decision, req: CallRequest, policy_set: PolicySet) -> Decision:
+    """The decision of ``req`` (a call with its arguments) given ``first``, the decision of the
+    same call without arguments under the same set, principal and time.
+
+    Arguments play no part in which rule matches, only in the bounds of the allow rule that
+    did: so an allowed ``first`` needs only that rule's bounds checked against the arguments,
+    not a second walk of the rules. Anything else (a denial, no arguments, a set that changed
+    since) is decided by :func:`evaluate` in full. The result equals ``evaluate(req,
+    policy_set)``, trace included (property-tested).
+    """
+    if (
+        not first.allowed
+        or first.rule_id is None
+        or req.args is None
+        or first.policy_version != str(getattr(policy_set, "version", "unknown"))
+    ):
+        return evaluate(req, policy_set)
+    t = _Trace(first.policy_version)
+    t.lines = list(first.trace[:-1])  # the walk that found the rule; its verdict is redone
+    t.redact, t.gate = first.redact, first.gate_rule_id
+    try:
+        rule = _rule_by_id(req, policy_set, first.rule_id)
+        if rule is None:
+            return evaluate(req, policy_set)
+        return _allow(rule, req, policy_set, t)
+    except Exception as exc:
+        t.lines.append(f"evaluation failed: {type(exc).__name__}")
+        return t.deny((Reason.POLICY_ERROR,))
+
+
+def _rule_by_id(req: CallRequest, ps: PolicySet, rule_id: str) -> Rule | None:
+    policy = ps.capabilities.get(req.capability)
+    if policy is None:
+        return None
+    indexed = ps.index.get(req.capability, {}).get(req.tool)
+    positions = (
+        indexed.candidates(req.principal.client_id)
+        if indexed is not None
+        else range(len(policy.rules))
+    )
+    for i in positions:
+        rule = policy.rules[i]
+        if rule.id == rule_id and rule.effect == "allow":
+            return rule
+    return None
 
 
 def allowed_tools(

@@ -18,6 +18,7 @@ SETTING_NOTES: dict[str, str] = {
     "operator_listen.port": "Port to bind (0 picks a free one).",
     "policy_dir": "Directory of policy files (`gateway.yaml` + one `<capability>.yaml` each).",
     "journal_path": "The local audit journal (SQLite, WAL). Must be on a writable, persistent volume.",
+    "journal_synchronous": "`FULL`: every commit is fsynced, so an answered call's record survives a power loss. `NORMAL`: it survives a process kill, but the last commits before a power loss may be lost (the chain ends early, never breaks); saves one fsync per commit. See [audit.md](audit.md#durability).",
     "postgres": "Where audit records are shipped for Grafana (see below). Without it the journal is the only store.",
     "postgres.dsn": "`postgresql://user@host:port/db` **without** a password (a password in the DSN is refused).",
     "postgres.password_file": "File holding the password.",

@@ -71,6 +71,23 @@ def test_goals() -> None:
     assert at_most.met(50) is True and at_most.met(50.1) is False
     assert at_least.met(None) is None
     assert at_most.text("µs") == "<= 50 µs"
+    reported = Goal("info", 0)
+    assert reported.met(12.5) is None and reported.text("ms") == "(reported)"
+
+
+def test_a_reported_figure_has_no_verdict() -> None:
+    run = Run(machine={"cpu": "Test CPU", "cores": 2}, started_at="t")
+    run.figures = [Figure("docs", "search p50", "ms", Goal("info", 0), 16.1, note="fake")]
+    assert "| search p50 | 16.1 ms | (reported) | — | fake |" in markdown(run)
+
+
+def test_cpu_ticks_split_the_event_loop_from_other_threads() -> None:
+    import os
+
+    from bench.stages import _task_ticks
+
+    ticks = _task_ticks(os.getpid())
+    assert "event loop" in ticks and all(v >= 0 for v in ticks.values())
 
 
 def test_parse_wrk_report() -> None:

@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from gateway.api.common import MAX_BODY_BYTES
+from gateway.api.mcp.direct import serve_direct
 from gateway.api.mcp.guard import check_request
 from gateway.api.mcp.tools import McpTools
 from gateway.api.wellknown import PATH as WELLKNOWN
@@ -58,6 +59,11 @@ class McpFace:
         for name in port.registry:
             self.mounts[name] = McpTools(port, name)
         self._managers: dict[str | None, StreamableHTTPSessionManager] = {}
+        #: Plain 2026-07-28 ``tools/call`` requests skip the SDK's machinery (``direct.py``);
+        #: off, every request goes through the SDK (the tests compare both).
+        self.direct = True
+        #: ``tools/call`` requests served by the direct path since start.
+        self.direct_calls = 0
 
     def metadata_url(self, capability: str | None) -> str:
         return self.port.resource_metadata_url + _path(capability)
@@ -135,7 +141,14 @@ class McpFace:
         if refused is not None:
             await refused(scope, receive, send)
             return
-        await manager.handle_request(scope, receive, send)
+        if not self.direct:
+            await manager.handle_request(scope, receive, send)
+            return
+        tools = self.mounts[capability]
+        if await serve_direct(
+            tools, tools.stamp, MAX_REQUEST_BYTES, scope, receive, send, manager.handle_request
+        ):
+            self.direct_calls += 1
 
 
 def _face(app: FastAPI) -> McpFace | None:

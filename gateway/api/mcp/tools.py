@@ -88,6 +88,7 @@ class McpTools:
             name: (d.input_schema if "x-mcp-header" in _dumps(d.input_schema) else NO_HEADERS)
             for name, d in self._defs.items()
         }
+        self.stamp: Mapping[str, Any] = {}
 
     def input_schema(self, name: str) -> Mapping[str, Any] | None:
         """For the SDK's ``Mcp-Param-*`` header check (not caller-scoped; validates only)."""
@@ -114,6 +115,8 @@ class McpTools:
         server.middleware = [
             m for m in server.middleware if type(m).__name__ != "OpenTelemetryMiddleware"
         ]
+        # The ``serverInfo`` stamp the SDK puts on every 2026-era result (the direct path too).
+        self.stamp = server.server_info_stamp
         return server
 
     @staticmethod
@@ -143,18 +146,46 @@ class McpTools:
         self, ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
         request, principal = self._caller(ctx)
+        arguments = params.arguments if params.arguments is not None else {}
+        body, failure = await self._outcome(request, principal, params.name, arguments)
+        if failure is not None:
+            return error_result(failure, body, self._profile(principal, ctx))
+        return success_result(body, self._profile(principal, ctx))
+
+    async def call_result(
+        self, request: Request, name: str, arguments: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``tools/call`` for the direct path (``direct.py``, 2026-07-28 era only, where every
+        client gets the default profile): the result as the SDK puts it on the wire."""
+        principal = request.scope.get(PRINCIPAL_KEY)
+        if not isinstance(principal, Principal):
+            raise MCPError(code=INTERNAL_ERROR, message="Request not authenticated")
+        body, failure = await self._outcome(request, principal, name, arguments)
+        text = [{"type": "text", "text": _dumps(body)}]
+        if failure is not None:
+            return {"content": text, "isError": True}
+        return {"content": text, "structuredContent": body, "isError": False}
+
+    def maps_no_header(self, name: str) -> bool:
+        """The tool maps no argument to an ``Mcp-Param-*`` header (or is not served here)."""
+        return self._header_schemas.get(name, NO_HEADERS) is NO_HEADERS
+
+    async def _outcome(
+        self, request: Request, principal: Principal, name: str, arguments: dict[str, Any]
+    ) -> tuple[dict[str, Any], GatewayError | None]:
+        """The envelope, or the error payload and the error."""
         rid = request_id_from(request)
         try:
             outcome = await self.port.pipeline.call(
                 headers=request.headers,
                 client_host=client_host(request),
-                tool_name=params.name,
-                raw_args=params.arguments if params.arguments is not None else {},
+                tool_name=name,
+                raw_args=arguments,
                 face="mcp",
                 principal=principal,
                 request_id=rid,
                 capability=self.capability,
             )
         except GatewayError as exc:
-            return error_result(exc, error_payload(exc, rid), self._profile(principal, ctx))
-        return success_result(outcome.envelope, self._profile(principal, ctx))
+            return error_payload(exc, rid), exc
+        return outcome.envelope, None

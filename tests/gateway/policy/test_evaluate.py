@@ -19,6 +19,7 @@ from gateway.policy.evaluate import (
     allowed_tools,
     capability_for_tool,
     evaluate,
+    evaluate_arguments,
 )
 from gateway.policy.loader import load_policy_dir
 from gateway.policy.policyset import PolicySet
@@ -223,3 +224,52 @@ def test_the_rule_index_never_changes_a_decision(
                 full.redact,
             )
             assert fast.obligations == full.obligations
+
+
+#: Arguments inside and outside the bounds of data/base (numbers, choices, patterns, lengths).
+ARGS = st.sampled_from(
+    [
+        {},
+        {"count": 5, "text": "hi"},
+        {"count": 1},
+        {"count": 500},
+        {"count": "5"},
+        {"text": "x" * 60},
+        {"page_size": 5, "unit": "a", "tags": ["abc"], "ratio": 1.0},
+        {"page_size": 50},
+        {"unit": "c"},
+        {"tags": ["ABC"]},
+        {"tags": ["a", "b", "c", "d"]},
+        {"ratio": 0.1},
+        {"ratio": True},
+    ]
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(CLIENTS, USERS, GROUPS, TIMES, ARGS)
+def test_arguments_decided_from_the_first_decision_equal_a_full_evaluation(
+    base: PolicySet,
+    client: str | None,
+    user: str | None,
+    groups: list[str],
+    now: datetime,
+    args: dict[str, Any],
+) -> None:
+    """The pipeline decides the tool, then its arguments from that first decision: the same
+    decision, trace and obligations as evaluating the call with its arguments from scratch."""
+    principal = Principal(sub="p", client_id=client, username=user, groups=tuple(groups))
+    for cap_name, cap in registry().items():
+        for t in cap.tools:
+            first = evaluate(CallRequest(principal, cap_name, t.name, None, now), base)
+            req = CallRequest(principal, cap_name, t.name, args, now)
+            assert evaluate_arguments(first, req, base) == evaluate(req, base)
+
+
+def test_arguments_of_another_policy_set_are_decided_in_full(base: PolicySet) -> None:
+    first = _call(base, HERMES, "demo_echo", None)
+    assert first.allowed
+    other = dataclasses.replace(first, policy_version="another-set")
+    req = CallRequest(HERMES, "demo", "demo_echo", {"count": 500}, NOON_PARIS)
+    assert evaluate_arguments(other, req, base) == evaluate(req, base)
+    assert not evaluate(req, base).allowed
