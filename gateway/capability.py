@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, Protocol, get_type_hints
@@ -73,6 +73,7 @@ __all__ = [
     "Principal",
     "ProposalState",
     "Proposals",
+    "Reloadable",
     "Resources",
     "SampleClients",
     "SetupContext",
@@ -196,6 +197,9 @@ class Resources:
 
     clients: Mapping[type[Any], Any]
     close: Callable[[], Awaitable[None]] | None = None
+    #: (label, value) of secrets the capability holds itself (not through ``http``): no
+    #: result, message or cause leaves the gateway with one of them.
+    secrets: Sequence[tuple[str, str]] = ()
 
 
 class SampleClients:
@@ -286,11 +290,9 @@ class ToolContext(Generic[ConfigT, ScopeT]):
             raise InvalidArguments(invalid, internal=f"cursor refused: {exc}") from None
 
 
-class ToolSource(Protocol):
-    """Tool definitions that live in operator files and reload (declarative tools)."""
+class Reloadable(Protocol):
+    """Definitions that live in operator files and reload like policies (all-or-nothing)."""
 
-    #: The capability built from the files (same name as the built-in it replaces).
-    capability: Capability[Any, Any]
     last_error: str | None
 
     def reload(self) -> Any: ...
@@ -298,6 +300,13 @@ class ToolSource(Protocol):
     async def watch(self) -> None: ...
 
     def listen(self, on_reload: Callable[[Any], None]) -> None: ...
+
+
+class ToolSource(Reloadable, Protocol):
+    """Tool definitions that live in operator files and reload (declarative tools)."""
+
+    #: The capability built from the files (same name as the built-in it replaces).
+    capability: Capability[Any, Any]
 
 
 class _NoConfig(BaseModel):
@@ -330,6 +339,9 @@ class Capability(Generic[ConfigT, ScopeT]):
     tool_source: Callable[[ConfigT, Collection[str]], ToolSource | None] | None = None
     #: Proposing tool name -> what applies an approved proposal of it.
     appliers: Mapping[str, Applier] = field(default_factory=dict)
+    #: ``available(tool_name)``: whether a tool can be offered right now (a fronted MCP tool
+    #: whose live definition no longer matches its pin is not); ``None``: always.
+    available: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_]*$", self.name):

@@ -9,6 +9,7 @@ labgate openapi                     print the OpenAPI document
 labgate tools                       list every known tool and whether a policy enables it
 labgate doctor                      check the deployment against the live services
 labgate approvals list|show|approve|deny   proposals of write tools, decided without Matrix
+labgate mcp-upstream diff|accept S  compare a fronted MCP server with its pins; pin it
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
     return load_settings(getattr(args, "config", None), **overrides)
 
 
-def _registry(settings: Any) -> Any:
+def _registry(settings: Any, policy_dir: Path | None = None) -> Any:
     from gateway.registry import registry_for
 
-    return registry_for(settings)
+    return registry_for(settings, policy_dir)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -97,7 +98,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from gateway.policy import commands
 
     settings = _settings(args)
-    caps = _registry(settings)
+    # Fronted MCP servers' tools come from the pins beside the policies being checked.
+    checked = args.action in ("check", "test", "explain")
+    caps = _registry(settings, _policy_dir(args) if checked else None)
     if args.action == "check":
         return _show(commands.check(_policy_dir(args), caps))
     if args.action == "schema":
@@ -193,6 +196,17 @@ def cmd_tools(args: argparse.Namespace) -> int:
         for t in cap.tools:
             print(f"  {t.name:40} {t.title}")
     return 0
+
+
+def cmd_mcp_upstream(args: argparse.Namespace) -> int:
+    from gateway.registry import mcp_upstream_command
+
+    settings = _settings(args)
+    section = settings.capabilities.get("mcp_upstream")
+    if not isinstance(section, dict):
+        raise ConfigError("no capabilities.mcp_upstream section", key="capabilities.mcp_upstream")
+    pins_dir = Path(args.dir) if args.dir else settings.policy_dir
+    return mcp_upstream_command(section, args.action, args.server, pins_dir)
 
 
 def _version() -> str:
@@ -296,6 +310,17 @@ def build_parser() -> argparse.ArgumentParser:
     approvals = sub.add_parser("approvals", help="list, show, approve or deny proposals")
     approvals_command.add_arguments(approvals)
     approvals.set_defaults(fn=lambda a: approvals_command.run(a, lambda: _settings(a)))
+    fronted = sub.add_parser("mcp-upstream", help="pin the tools of a fronted MCP server")
+    fsub = fronted.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("diff", "what differs between the server's tools and its pins (exit 1 if anything)"),
+        ("accept", "pin the server's tools as listed now (writes SERVER.pins.json)"),
+    ):
+        f = fsub.add_parser(action, help=text)
+        f.add_argument("server", help="the server's name under capabilities.mcp_upstream.servers")
+        f.add_argument("--dir", help="where the pins live (default: the policy directory)")
+        _config_here(f)
+    fronted.set_defaults(fn=cmd_mcp_upstream)
 
     doctor = sub.add_parser("doctor", help="check config, secrets, identity and upstreams")
     doctor_command.add_arguments(doctor)

@@ -71,5 +71,6 @@ def configure_logging(level: str = "info", *, human: bool | None = None) -> None
     audit.handlers[:] = [raw]
     audit.propagate = False
     audit.setLevel(logging.INFO)
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):  # httpx logs full URLs at INFO
+    # httpx (and the MCP SDK's httpx2) log full URLs at INFO
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gateway.capability import Capability, Tool, ToolSource
-from gateway.errors import ConfigError
+from gateway.capability import Capability, Reloadable, Tool, ToolSource
+from gateway.errors import ConfigError, PolicyError
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -29,6 +30,7 @@ __all__ = [
     "Reloadable",
     "builtin_capabilities",
     "load_registry",
+    "mcp_upstream_command",
     "registry_for",
 ]
 
@@ -41,15 +43,11 @@ BUILTIN: tuple[str, ...] = (
 )
 
 
-#: A source of tool definitions in operator files (see ``Capability.tool_source``).
-Reloadable = ToolSource
-
-
 class Registry(Mapping[str, Capability[Any, Any]]):
     """Capabilities by name, with a tool-name index."""
 
     def __init__(
-        self, capabilities: Iterable[Capability[Any, Any]], reloadable: Iterable[ToolSource] = ()
+        self, capabilities: Iterable[Capability[Any, Any]], reloadable: Iterable[Reloadable] = ()
     ) -> None:
         #: Sources of tool definitions that reload like policies (all-or-nothing).
         self.reloadable = list(reloadable)
@@ -132,27 +130,62 @@ def _sourced(
     return out, sources
 
 
+def _fronted(
+    section: Mapping[str, Any], pins_dir: Path
+) -> tuple[list[Capability[Any, Any]], list[Reloadable]]:
+    """The fronted MCP servers: the ``mcp_upstream`` capability (configuration only), then
+    one capability per server, built from its pins (never by contacting the server)."""
+    from capabilities.mcp_upstream import CAPABILITY, build_fronted
+
+    try:
+        fronted = build_fronted(section, pins_dir)
+    except PolicyError as exc:
+        raise ConfigError(f"fronted MCP servers not loadable: {exc}", key="mcp_upstream") from None
+    return [CAPABILITY, *fronted.capabilities], list(fronted.servers)
+
+
+def mcp_upstream_command(
+    section: Mapping[str, Any], action: str, server: str, pins_dir: Path
+) -> int:
+    """``labgate mcp-upstream diff|accept SERVER`` (see capabilities/mcp_upstream/command.py)."""
+    from capabilities.mcp_upstream.command import run
+
+    return run(dict(section), action, server, pins_dir)
+
+
 def load_registry(
     extra: Iterable[str] = (),
     *,
     include: Iterable[Capability[Any, Any]] = (),
     sections: Mapping[str, object] | None = None,
     upstream_names: Collection[str] = (),
+    pins_dir: Path = Path("policies"),
 ) -> Registry:
     """The built-ins, then ``include`` (tests), then the named extras.
 
     ``sections``: the ``capabilities`` settings; a capability with a ``tool_source`` hook
-    loads its tools from what its section names (and reloads) instead of its own.
+    loads its tools from what its section names (and reloads) instead of its own. With an
+    ``mcp_upstream`` section each fronted MCP server is a capability, its tools read from
+    ``<pins_dir>/<server>.pins.json``.
     """
+    sections = sections or {}
     caps = [*builtin_capabilities(), *include, *(_load(s) for s in extra)]
-    caps, sources = _sourced(caps, sections or {}, upstream_names)
+    caps, sourced = _sourced(caps, sections, upstream_names)
+    sources: list[Reloadable] = list(sourced)
+    fronted_section = sections.get("mcp_upstream")
+    if isinstance(fronted_section, Mapping):
+        fronted, servers = _fronted(fronted_section, pins_dir)
+        caps.extend(fronted)
+        sources.extend(servers)
     return Registry(caps, sources)
 
 
-def registry_for(settings: Settings) -> Registry:
-    """The registry a deployment's settings describe."""
+def registry_for(settings: Settings, policy_dir: Path | None = None) -> Registry:
+    """The registry a deployment's settings describe; fronted MCP servers' pins are read from
+    ``policy_dir`` (default: the configured policy directory)."""
     return load_registry(
         settings.extra_capabilities,
         sections=settings.capabilities,
         upstream_names=tuple(settings.upstreams),
+        pins_dir=policy_dir if policy_dir is not None else settings.policy_dir,
     )

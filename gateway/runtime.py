@@ -156,16 +156,22 @@ class Runtime:
     def _on_tools_reload(self, event: Any) -> None:
         ok = bool(getattr(event, "ok", False))
         error = getattr(event, "error", None)
+        source = str(getattr(event, "source", "declarative"))
+        extra = getattr(event, "notes", None)
         self.telemetry.record_policy_reload("ok" if ok else "failed")
         record = AuditRecord(
             kind="policy_reload",
             decision="ok" if ok else "failed",
             policy_version=self.policies.current.version if self.policies else None,
             reasons=[] if ok else ["policy-error"],
-            notes={"source": "declarative", **({"error": error} if error else {})},
+            notes={
+                "source": source,
+                **(extra if isinstance(extra, dict) else {}),
+                **({"error": error} if error else {}),
+            },
         )
         if not ok:
-            log.error("declarative tools reload refused, last good set kept: %s", error)
+            log.error("%s tools reload refused, last good set kept: %s", source, error)
         if self._pipeline is not None:
             self.spawn(self._audit_reload(record), "audit-reload")
 
@@ -191,7 +197,11 @@ class Runtime:
             # The last good set stays in force, but an operator must see the refused edit.
             ok = ok and store.last_error is None
         for source in self.registry.reloadable:
-            checks.setdefault("tools", []).append({"last_error": source.last_error})
+            entry: dict[str, Any] = {"last_error": source.last_error}
+            status = getattr(source, "status", None)  # e.g. a fronted MCP server's connection
+            if callable(status):
+                entry.update(status())
+            checks.setdefault("tools", []).append(entry)
             ok = ok and source.last_error is None
         if self.journal is not None:
             writable = await self.journal.check()
@@ -235,7 +245,13 @@ class Runtime:
             resources=self._resources,
             configs=self.configs,
             clock=self.clock,
-            scrubber=Scrubber([*service_secrets(self.settings), *self.upstreams.secrets()]),
+            scrubber=Scrubber(
+                [
+                    *service_secrets(self.settings),
+                    *self.upstreams.secrets(),
+                    *(pair for res in self._resources.values() for pair in res.secrets),
+                ]
+            ),
             shadow=self.shadow,
             cursors=self.cursors,
             proposals=self.approvals.desk,

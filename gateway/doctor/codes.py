@@ -29,4 +29,10 @@ CODES: dict[str, str] = {
     ),
     "glob-empty": "A scope glob matches nothing upstream today.",
     "scope-unchecked": "The configured sources cannot state this fact: the key matches nothing.",
+    "pin-changed": (
+        "A fronted MCP server's tool differs from its pin: withdrawn until "
+        "`labgate mcp-upstream accept` (see capabilities/mcp_upstream)."
+    ),
+    "pin-missing": "A fronted MCP server no longer lists a pinned tool: it is withdrawn.",
+    "pin-unaccepted": "A fronted MCP server lists tools nobody accepted: they stay off.",
 }

@@ -117,6 +117,8 @@ class Pipeline(Stages):
                 continue  # not set up: off, whatever a policy says
             if capability is not None and info.capability.name != capability:
                 continue
+            if info.capability.available is not None and not info.capability.available(name):
+                continue  # withdrawn for now (e.g. a fronted tool that no longer matches its pin)
             req = CallRequest(principal, info.capability.name, name, None, moment)
             if evaluate(req, policy_set).allowed:
                 allowed.append(info.tool)
