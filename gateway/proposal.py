@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol
 
 from pydantic import BaseModel
+from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from gateway.capability import ToolContext
@@ -109,15 +110,20 @@ class ApplyRefused(Exception):
         self.message = message
 
 
+#: The capability's config and scope models, as in ``Capability[ConfigT, ScopeT]``.
+ConfigT = TypeVar("ConfigT", bound=BaseModel, default=Any)
+ScopeT = TypeVar("ScopeT", bound=BaseModel, default=Any)
+
+
 @dataclass(slots=True)
-class ApplyContext:
-    """What an applier gets besides the stored payload."""
+class ApplyContext(Generic[ConfigT, ScopeT]):
+    """What an applier gets besides the stored payload (typed like ``ToolContext``)."""
 
     proposal_id: str
     now: datetime
     #: The scope of the rule that allows the proposing tool now (re-evaluated at apply time).
-    scope: BaseModel | None
-    config: BaseModel
+    scope: ScopeT | None
+    config: ConfigT
     clients: Mapping[type[Any], Any]
     #: Small facts for the audit record.
     notes: dict[str, Any] = field(default_factory=dict)

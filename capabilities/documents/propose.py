@@ -127,15 +127,16 @@ async def proposal_status(args: StatusArgs, ctx: Ctx) -> ProposalStatus:
     )
 
 
-async def apply_metadata(payload: Mapping[str, Any], ctx: ApplyContext) -> Mapping[str, Any]:
+#: What the documents applier gets: its config and the allowing rule's scope, typed.
+ApplyCtx = ApplyContext[DocumentsConfig, DocumentsScope]
+
+
+async def apply_metadata(payload: Mapping[str, Any], ctx: ApplyCtx) -> Mapping[str, Any]:
     """Write an approved proposal, after checking scope, bounds and names again."""
     config = ctx.config
-    if not isinstance(config, DocumentsConfig):
-        raise TypeError("documents applier needs a DocumentsConfig")
-    if not isinstance(ctx.scope, DocumentsScope):
-        if ctx.scope is not None or config.require_scope:
-            raise ApplyRefused("scope-violation", "the allowing rule sets no documents scope")
-    scope = ctx.scope if isinstance(ctx.scope, DocumentsScope) else DocumentsScope()
+    if ctx.scope is None and config.require_scope:
+        raise ApplyRefused("scope-violation", "the allowing rule sets no documents scope")
+    scope = ctx.scope if ctx.scope is not None else DocumentsScope()
     try:
         writer = ctx.client(PaperlessWriter)
     except LookupError:
@@ -207,7 +208,7 @@ def _check_bounds(w: _Wanted, bounds: ProposeBounds) -> None:
 
 
 async def _load(
-    client: PaperlessClient, scope: DocumentsScope, ctx: Ctx | ApplyContext, ident: int
+    client: PaperlessClient, scope: DocumentsScope, ctx: Ctx | ApplyCtx, ident: int
 ) -> tuple[WireDocument, dict[Kind, NameMap]]:
     """The document as the read scope admits it (else NotFound), with the name maps."""
     maps, allowed = await _resolved(client, scope, ctx.now)
