@@ -36,6 +36,7 @@ __all__ = [
     "McpSettings",
     "PostgresSettings",
     "Settings",
+    "child_environment",
     "load_settings",
 ]
 
@@ -211,6 +212,12 @@ class Settings(BaseSettings):
         if self.public_url:
             return self.public_url.rstrip("/")
         return f"http://{self.listen.host}:{self.listen.port}"
+
+
+def child_environment(**settings: str) -> dict[str, str]:
+    """This process's environment plus ``LABGATE_<NAME>`` for each given setting, for a child
+    labgate process (``serve --workers``)."""
+    return {**os.environ, **{f"LABGATE_{k.upper()}": v for k, v in settings.items()}}
 
 
 def config_file_from_env() -> Path | None:

@@ -8,6 +8,8 @@ a replica of its own:
   (``audit verify`` finds them all);
 * its own replica id, ``<replica.id>-w<I>``, stamped in every audit record;
 * its own operator listener on ``operator_listen.port + I`` (each one is scraped);
+* one page-cursor key for all (``cursor_key_file``, or a random key the supervisor makes for
+  this run in a private file), so a cursor handed out by one worker opens on another;
 * limits, cache and status shared through Redis (``redis``; without it every limit and the
   cache hold per worker, and ``serve`` says so).
 
@@ -17,14 +19,18 @@ A worker that exits is started again after a second; SIGTERM or SIGINT stops the
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from gateway.settings import Settings
+from gateway.settings import Settings, child_environment
 
 __all__ = ["run_workers", "worker_journal", "worker_journals", "worker_settings"]
 
@@ -94,15 +100,39 @@ def run_workers(settings: Settings, workers: int, config: Path | None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    procs = {i: _start(i, sock.fileno(), config) for i in range(workers)}
+    with tempfile.TemporaryDirectory(prefix="labgate-workers-") as private:
+        env = _shared_cursor_key(settings, Path(private))
+        return _supervise(sock, workers, config, env, lambda: stopping)
+
+
+def _shared_cursor_key(settings: Settings, private: Path) -> dict[str, str]:
+    """The environment that gives every worker the same cursor key: ``cursor_key_file`` as
+    configured, else a random key in a file only this user can read, gone when serve ends."""
+    if settings.cursor_key_file is not None:
+        return child_environment()
+    path = private / "cursor.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    return child_environment(cursor_key_file=str(path))
+
+
+def _supervise(
+    sock: socket.socket,
+    workers: int,
+    config: Path | None,
+    env: dict[str, str],
+    stopping: Callable[[], bool],
+) -> int:
+    procs = {i: _start(i, sock.fileno(), config, env) for i in range(workers)}
     try:
-        while not stopping:
+        while not stopping():
             time.sleep(0.2)
             for i, proc in list(procs.items()):
-                if proc.poll() is not None and not stopping:
+                if proc.poll() is not None and not stopping():
                     log.error("worker %d exited with %s; starting it again", i, proc.returncode)
                     time.sleep(RESTART_DELAY)
-                    procs[i] = _start(i, sock.fileno(), config)
+                    procs[i] = _start(i, sock.fileno(), config, env)
     finally:
         for proc in procs.values():
             if proc.poll() is None:
@@ -117,9 +147,11 @@ def run_workers(settings: Settings, workers: int, config: Path | None) -> int:
     return 0
 
 
-def _start(index: int, fd: int, config: Path | None) -> subprocess.Popen[bytes]:
+def _start(
+    index: int, fd: int, config: Path | None, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "gateway.cli"]
     if config is not None:
         argv += ["--config", str(config)]
     argv += ["serve", "--worker", str(index), "--listen-fd", str(fd)]
-    return subprocess.Popen(argv, pass_fds=(fd,))
+    return subprocess.Popen(argv, pass_fds=(fd,), env=env)

@@ -21,6 +21,7 @@ def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     tmp = tmp_path_factory.mktemp("replicas")
     (tmp / "secrets").mkdir()
     (tmp / "secrets" / "labgate_redis_password").write_text("not-a-real-secret\n")
+    (tmp / "secrets" / "labgate_cursor_key").write_text("not-a-real-key\n")
     proc = _compose(tmp, "config", file=REPLICAS, profile="postgres")
     assert proc.returncode == 0, proc.stderr
     config: dict[str, Any] = yaml.safe_load(proc.stdout)
@@ -30,6 +31,7 @@ def resolved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_config_validates_quietly(tmp_path: Path) -> None:
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "labgate_redis_password").write_text("x\n")
+    (tmp_path / "secrets" / "labgate_cursor_key").write_text("x\n")
     proc = _compose(tmp_path, "config", "-q", file=REPLICAS)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
@@ -61,6 +63,11 @@ def test_replicas_share_redis_with_a_password_file(
     assert settings.redis.url == "redis://redis:6379/0"
     assert str(settings.redis.password_file) == "/run/secrets/labgate_redis_password"
     assert settings.replica.id == "labgate-a"
+    # one cursor key for every replica: a cursor from one opens on the other
+    assert str(settings.cursor_key_file) == "/run/secrets/labgate_cursor_key"
+    assert "labgate_cursor_key" in {
+        s["source"] if isinstance(s, dict) else s for s in svc["secrets"]
+    }
     assert settings.replica.expected == list(LABGATES)
     redis = resolved["services"]["redis"]
     assert "ports" not in redis  # reached by the replicas only

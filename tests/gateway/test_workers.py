@@ -42,6 +42,18 @@ def _replicas(journal: Path) -> set[str]:
         conn.close()
 
 
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def _cursor_key_file(pid: int) -> str | None:
+    for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        name, _, value = item.partition(b"=")
+        if name == b"LABGATE_CURSOR_KEY_FILE":
+            return value.decode()
+    return None
+
+
 def test_workers_share_the_socket_and_keep_their_own_chains(tmp_path: Path) -> None:
     port, ops = free_port(), _two_free_ports()
     config = {
@@ -73,6 +85,11 @@ def test_workers_share_the_socket_and_keep_their_own_chains(tmp_path: Path) -> N
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.05)
+        # One cursor key for both workers (none configured: the supervisor's private file).
+        keys = {_cursor_key_file(int(c)) for c in _children(proc.pid)}
+        assert len(keys) == 1 and None not in keys
+        key_file = Path(str(keys.pop()))
+        assert key_file.stat().st_mode & 0o077 == 0
         headers = token_headers(tmp_path)
         journals = [worker_journal(tmp_path / "audit.db", i) for i in range(2)]
         seen: set[str] = set()
@@ -105,6 +122,7 @@ def test_workers_share_the_socket_and_keep_their_own_chains(tmp_path: Path) -> N
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
+        assert not key_file.exists()
     finally:
         stop_process(proc)
         log.close()
