@@ -23,7 +23,8 @@ in pyproject.toml keeps it so).
 What the gateway offers, so no capability re-implements it: guarded upstream clients and
 clients over sample data (:class:`SetupContext`), sealed page cursors
 (:meth:`ToolContext.seal_cursor`), a TTL cache with single-flight (:class:`SingleFlight`),
-and a hook for tools defined in operator files that reload (``Capability.tool_source``).
+a hook for tools defined in operator files that reload (``Capability.tool_source``) and one
+for a capability's own CLI subcommand (``Capability.command``).
 
 Rules a tool follows: read-only; output root is an object (lists as ``{"items": [...],
 "next_cursor": ...}``); free text that comes from an upstream is typed :data:`UntrustedText`;
@@ -37,6 +38,7 @@ import re
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, Protocol, get_type_hints
 
 import httpx
@@ -78,10 +80,12 @@ __all__ = [
     "SampleClients",
     "SetupContext",
     "SingleFlight",
+    "SourceContext",
     "Ticket",
     "Tool",
     "ToolContext",
     "ToolSource",
+    "ToolSources",
     "UntrustedText",
     "tool",
     "upstream_failure",
@@ -309,6 +313,28 @@ class ToolSource(Reloadable, Protocol):
     capability: Capability[Any, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class SourceContext:
+    """What a ``tool_source`` hook is given besides its config."""
+
+    #: The configured upstreams' names.
+    upstream_names: Collection[str]
+    #: The directory of the policies the registry is built for (files beside them, e.g. pins).
+    policy_dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSources:
+    """What a ``tool_source`` hook built: capabilities and the sources that reload them.
+
+    A capability named like the hook's own takes its place; the others are added after every
+    registered capability; when none is named like it, the hook's own capability is left out.
+    """
+
+    capabilities: Sequence[Capability[Any, Any]] = ()
+    reloadable: Sequence[Reloadable] = ()
+
+
 class _NoConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
@@ -333,10 +359,17 @@ class Capability(Generic[ConfigT, ScopeT]):
     version: str = "1"
     #: Optional ``labgate doctor`` probe: upstream reachable, scope names resolve, preview.
     doctor: Callable[[DoctorContext[ConfigT, ScopeT]], Awaitable[DoctorReport]] | None = None
-    #: For tools defined in operator files: ``tool_source(config, upstream_names)`` loads them
-    #: (raising :class:`ConfigError` when they are invalid) and returns the source whose
-    #: ``capability`` replaces this one and which reloads; ``None``: keep this capability.
-    tool_source: Callable[[ConfigT, Collection[str]], ToolSource | None] | None = None
+    #: For tools defined in operator files: ``tool_source(config, context)`` (``config``:
+    #: ``None`` when the deployment has no section for this capability) loads them (raising
+    #: :class:`ConfigError` when they are invalid) and returns the source whose ``capability``
+    #: replaces this one and which reloads, or several (:class:`ToolSources`); ``None``: keep
+    #: this capability.
+    tool_source: (
+        Callable[[ConfigT | None, SourceContext], ToolSource | ToolSources | None] | None
+    ) = None
+    #: ``labgate <name> ARGS``: ``command(config, policy_dir, args)`` returns the exit status
+    #: (the CLI declares the arguments; ``config`` is this capability's validated section).
+    command: Callable[[ConfigT, Path, Sequence[str]], int] | None = None
     #: Proposing tool name -> what applies an approved proposal of it.
     appliers: Mapping[str, Applier] = field(default_factory=dict)
     #: ``available(tool_name)``: whether a tool can be offered right now (a fronted MCP tool

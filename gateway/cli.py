@@ -213,14 +213,14 @@ def cmd_tools(args: argparse.Namespace) -> int:
 
 
 def cmd_mcp_upstream(args: argparse.Namespace) -> int:
-    from gateway.registry import mcp_upstream_command
+    from gateway.registry import capability_command
 
     settings = _settings(args)
     section = settings.capabilities.get("mcp_upstream")
     if not isinstance(section, dict):
         raise ConfigError("no capabilities.mcp_upstream section", key="capabilities.mcp_upstream")
     pins_dir = Path(args.dir) if args.dir else settings.policy_dir
-    return mcp_upstream_command(section, args.action, args.server, pins_dir)
+    return capability_command("mcp_upstream", section, pins_dir, [args.action, args.server])
 
 
 def _version() -> str:

@@ -5,21 +5,23 @@ when ``extra_capabilities`` names it (``module:ATTRIBUTE``). Knowing a capabilit
 it on: a capability without a policy file has no tool anyone can list or call.
 
 The registry names no capability: one whose tools live in operator files offers a
-``tool_source`` hook; given its config section it returns the source whose capability takes
-the built-in's place and which reloads (SIGHUP, file watch, ``/ops/reload``).
+``tool_source`` hook; given its config section (and the upstream names and the policy
+directory) it returns the source whose capability takes the built-in's place and which reloads
+(SIGHUP, file watch, ``/ops/reload``), or several capabilities and sources (fronted MCP
+servers). A capability's own CLI subcommand is reached through its ``command`` hook.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from gateway.capability import Capability, Reloadable, Tool, ToolSource
-from gateway.errors import ConfigError, PolicyError
+from gateway.capability import Capability, Reloadable, SourceContext, Tool, ToolSources
+from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
     from gateway.settings import Settings
@@ -29,8 +31,8 @@ __all__ = [
     "Registry",
     "Reloadable",
     "builtin_capabilities",
+    "capability_command",
     "load_registry",
-    "mcp_upstream_command",
     "registry_for",
 ]
 
@@ -40,6 +42,7 @@ BUILTIN: tuple[str, ...] = (
     "capabilities.health",
     "capabilities.documents",
     "capabilities.declarative",
+    "capabilities.mcp_upstream",
 )
 
 
@@ -107,50 +110,43 @@ def _config(cap: Capability[Any, Any], section: object) -> Any:
 
 
 def _sourced(
-    caps: list[Capability[Any, Any]],
-    sections: Mapping[str, object],
-    upstream_names: Collection[str],
-) -> tuple[list[Capability[Any, Any]], list[ToolSource]]:
-    """Each capability with a ``tool_source`` hook and a config section, replaced by the
-    capability of its source (loaded now, all-or-nothing; a ``ConfigError`` stops start)."""
+    caps: list[Capability[Any, Any]], sections: Mapping[str, object], context: SourceContext
+) -> tuple[list[Capability[Any, Any]], list[Reloadable]]:
+    """Each capability with a ``tool_source`` hook, replaced by what its source built (loaded
+    now, all-or-nothing; a ``ConfigError`` stops start). Capabilities a source adds beside its
+    own come after every registered one."""
     out: list[Capability[Any, Any]] = []
-    sources: list[ToolSource] = []
+    added: list[Capability[Any, Any]] = []
+    sources: list[Reloadable] = []
     for cap in caps:
-        section = sections.get(cap.name)
-        source = None
-        if cap.tool_source is not None and section is not None:
-            source = cap.tool_source(_config(cap, section), upstream_names)
-        if source is None:
+        if cap.tool_source is None:
             out.append(cap)
             continue
-        if source.capability.name != cap.name:
-            raise ConfigError(f"the tool source of {cap.name!r} names another capability")
-        out.append(source.capability)
-        sources.append(source)
-    return out, sources
+        section = sections.get(cap.name)
+        config = None if section is None else _config(cap, section)
+        result = cap.tool_source(config, context)
+        if result is None:
+            out.append(cap)
+            continue
+        if not isinstance(result, ToolSources):
+            if result.capability.name != cap.name:
+                raise ConfigError(f"the tool source of {cap.name!r} names another capability")
+            result = ToolSources((result.capability,), (result,))
+        for built in result.capabilities:
+            (out if built.name == cap.name else added).append(built)
+        sources.extend(result.reloadable)
+    return [*out, *added], sources
 
 
-def _fronted(
-    section: Mapping[str, Any], pins_dir: Path
-) -> tuple[list[Capability[Any, Any]], list[Reloadable]]:
-    """The fronted MCP servers: the ``mcp_upstream`` capability (configuration only), then
-    one capability per server, built from its pins (never by contacting the server)."""
-    from capabilities.mcp_upstream import CAPABILITY, build_fronted
-
-    try:
-        fronted = build_fronted(section, pins_dir)
-    except PolicyError as exc:
-        raise ConfigError(f"fronted MCP servers not loadable: {exc}", key="mcp_upstream") from None
-    return [CAPABILITY, *fronted.capabilities], list(fronted.servers)
-
-
-def mcp_upstream_command(
-    section: Mapping[str, Any], action: str, server: str, pins_dir: Path
+def capability_command(
+    name: str, section: Mapping[str, Any], policy_dir: Path, args: Sequence[str]
 ) -> int:
-    """``labgate mcp-upstream diff|accept SERVER`` (see capabilities/mcp_upstream/command.py)."""
-    from capabilities.mcp_upstream.command import run
-
-    return run(dict(section), action, server, pins_dir)
+    """``labgate <name> ARGS``: the ``command`` hook of built-in capability ``name``, given its
+    validated ``section``."""
+    cap = next((c for c in builtin_capabilities() if c.name == name), None)
+    if cap is None or cap.command is None:
+        raise ConfigError(f"capability {name!r} has no command")
+    return cap.command(_config(cap, section), policy_dir, args)
 
 
 def load_registry(
@@ -159,33 +155,26 @@ def load_registry(
     include: Iterable[Capability[Any, Any]] = (),
     sections: Mapping[str, object] | None = None,
     upstream_names: Collection[str] = (),
-    pins_dir: Path = Path("policies"),
+    policy_dir: Path = Path("policies"),
 ) -> Registry:
     """The built-ins, then ``include`` (tests), then the named extras.
 
     ``sections``: the ``capabilities`` settings; a capability with a ``tool_source`` hook
-    loads its tools from what its section names (and reloads) instead of its own. With an
-    ``mcp_upstream`` section each fronted MCP server is a capability, its tools read from
-    ``<pins_dir>/<server>.pins.json``.
+    loads its tools from what its section names (and from files beside the policies in
+    ``policy_dir``, e.g. fronted MCP servers' pins) and reloads them, instead of its own.
     """
-    sections = sections or {}
     caps = [*builtin_capabilities(), *include, *(_load(s) for s in extra)]
-    caps, sourced = _sourced(caps, sections, upstream_names)
-    sources: list[Reloadable] = list(sourced)
-    fronted_section = sections.get("mcp_upstream")
-    if isinstance(fronted_section, Mapping):
-        fronted, servers = _fronted(fronted_section, pins_dir)
-        caps.extend(fronted)
-        sources.extend(servers)
+    context = SourceContext(upstream_names=tuple(upstream_names), policy_dir=Path(policy_dir))
+    caps, sources = _sourced(caps, sections or {}, context)
     return Registry(caps, sources)
 
 
 def registry_for(settings: Settings, policy_dir: Path | None = None) -> Registry:
-    """The registry a deployment's settings describe; fronted MCP servers' pins are read from
-    ``policy_dir`` (default: the configured policy directory)."""
+    """The registry a deployment's settings describe; files that live beside the policies
+    (fronted MCP servers' pins) are read from ``policy_dir`` (default: the configured one)."""
     return load_registry(
         settings.extra_capabilities,
         sections=settings.capabilities,
         upstream_names=tuple(settings.upstreams),
-        pins_dir=policy_dir if policy_dir is not None else settings.policy_dir,
+        policy_dir=policy_dir if policy_dir is not None else settings.policy_dir,
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import watchfiles
 
-from gateway.capability import Capability, Resources, SetupContext
+from gateway.capability import Capability, Resources, SetupContext, SourceContext
 from gateway.errors import ConfigError
 
 from .client import DeclarativeClient
@@ -159,14 +159,14 @@ class DeclarativeStore:
 
 
 def tool_source(
-    config: DeclarativeConfig, upstream_names: Collection[str]
+    config: DeclarativeConfig | None, context: SourceContext
 ) -> DeclarativeStore | None:
     """The operator's own tool directory (``capabilities.declarative.directory``), loaded
     all-or-nothing, as the source the registry uses instead of the shipped examples."""
-    if config.directory is None:
+    if config is None or config.directory is None:
         return None
     try:
-        return DeclarativeStore(config.directory, set(upstream_names))
+        return DeclarativeStore(config.directory, set(context.upstream_names))
     except DeclarativeError as exc:
         raise ConfigError(
             f"declarative tools not loadable: {exc}", key="capabilities.declarative.directory"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,7 +24,7 @@ from .fronted import parse_config
 from .models import Unfrontable, args_model
 from .naming import NameClash, labgate_names
 from .pins import Pin, PinSet, load_pins, pins_path, write_pins
-from .schemas import ServerConfig
+from .schemas import McpUpstreamConfig, ServerConfig
 from .server import annotations_of, definition_diff, definition_of
 
 __all__ = ["run"]
@@ -75,11 +76,15 @@ def _report(old: PinSet, new: PinSet, out: TextIO) -> int:
 
 
 def run(
-    section: dict[str, Any], action: str, server: str, pins_dir: Path, out: TextIO | None = None
+    section: Mapping[str, Any] | McpUpstreamConfig,
+    action: str,
+    server: str,
+    pins_dir: Path,
+    out: TextIO | None = None,
 ) -> int:
     """``diff``: exit 1 when the server differs from its pins; ``accept``: write the pins."""
     out = out or sys.stdout
-    config = parse_config(section)
+    config = section if isinstance(section, McpUpstreamConfig) else parse_config(section)
     if server not in config.servers:
         raise ConfigError(
             f"no MCP server {server!r} under capabilities.mcp_upstream.servers",

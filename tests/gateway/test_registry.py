@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from capabilities.declarative import EXAMPLES
-from gateway.capability import Capability
+from gateway.capability import Capability, SourceContext, ToolSources
 from gateway.errors import ConfigError
 from gateway.registry import BUILTIN, load_registry, registry_for
 from gateway.settings import load_settings
@@ -19,7 +19,10 @@ from gateway.settings import load_settings
 
 def test_builtins_and_nothing_else() -> None:
     registry = load_registry()
-    assert list(registry) == [m.rsplit(".", 1)[-1] for m in BUILTIN]
+    builtin = [m.rsplit(".", 1)[-1] for m in BUILTIN]
+    # A built-in whose tool source has nothing configured may leave itself out (no fronted
+    # MCP server is configured here); the others are there, in order.
+    assert list(registry) == [n for n in builtin if n != "mcp_upstream"]
     names = [t.name for _, t in registry.all_tools()]
     assert len(names) == len(set(names))
     assert all(n.startswith(registry.find_tool(n)[0].name + "_") for n in names)  # type: ignore[index]
@@ -90,14 +93,14 @@ class _Dir(BaseModel):
 
 
 def test_any_capability_with_a_tool_source_is_replaced_by_its_source() -> None:
-    seen: list[tuple[_Dir, tuple[str, ...]]] = []
+    seen: list[tuple[_Dir | None, tuple[str, ...]]] = []
     replacement: Capability[_Dir, Any] = Capability(
         name="filed", title="From files", description="d", tools=(), config_model=_Dir
     )
 
-    def source(config: _Dir, upstreams: Collection[str]) -> _Source | None:
-        seen.append((config, tuple(upstreams)))
-        return _Source(replacement) if config.directory else None
+    def source(config: _Dir | None, context: SourceContext) -> _Source | None:
+        seen.append((config, tuple(context.upstream_names)))
+        return _Source(replacement) if config is not None and config.directory else None
 
     built_in: Capability[_Dir, Any] = Capability(
         name="filed",
@@ -115,3 +118,52 @@ def test_any_capability_with_a_tool_source_is_replaced_by_its_source() -> None:
     with pytest.raises(ConfigError) as info:
         load_registry(include=[built_in], sections={"filed": {"nope": 1}})
     assert info.value.key == "capabilities.filed.nope"
+
+
+def test_a_tool_source_may_build_several_capabilities_or_none(tmp_path: Path) -> None:
+    contexts: list[SourceContext] = []
+    extra: Capability[Any, Any] = Capability(
+        name="beside", title="Beside", description="d", tools=()
+    )
+    other: Capability[Any, Any] = Capability(name="other", title="O", description="d", tools=())
+
+    def source(config: _Dir | None, context: SourceContext) -> ToolSources:
+        contexts.append(context)
+        if config is None:
+            return ToolSources()
+        return ToolSources((extra, built_in), (_Source(built_in), _Source(extra)))
+
+    built_in: Capability[_Dir, Any] = Capability(
+        name="several",
+        title="Several",
+        description="d",
+        tools=(),
+        config_model=_Dir,
+        tool_source=source,
+    )
+    include = [built_in, other]
+    unconfigured = load_registry(include=include, policy_dir=tmp_path)
+    assert "several" not in unconfigured and "beside" not in unconfigured
+    assert unconfigured.reloadable == []
+    assert contexts[0].policy_dir == tmp_path
+    configured = load_registry(include=include, sections={"several": {}}, upstream_names=["u"])
+    names = list(configured)
+    # Its own name keeps its place; what it adds comes after every registered capability.
+    assert names.index("several") < names.index("other") < names.index("beside")
+    assert len(configured.reloadable) == 2
+    assert tuple(contexts[1].upstream_names) == ("u",)
+    assert contexts[1].policy_dir == Path("policies")
+
+
+def test_a_tool_source_naming_another_capability_is_refused() -> None:
+    stray: Capability[Any, Any] = Capability(name="stray", title="S", description="d", tools=())
+    built_in: Capability[_Dir, Any] = Capability(
+        name="named",
+        title="Named",
+        description="d",
+        tools=(),
+        config_model=_Dir,
+        tool_source=lambda config, context: _Source(stray),
+    )
+    with pytest.raises(ConfigError, match="names another capability"):
+        load_registry(include=[built_in])
