@@ -217,7 +217,7 @@ def test_hermes_logs_in_to_the_demo_as_the_banner_says(tmp_path: Path) -> None:
         demo = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
+        while True:  # until it answers or exits: no deadline on a loaded machine
             assert demo.poll() is None, (tmp_path / "demo.out").read_text()
             try:
                 if httpx.get(base + "/.well-known/oauth-protected-resource", timeout=1).is_success:
