@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ async def test_a_wrong_upstream_password_is_logged_and_audited_not_shown(
     assert rest.status_code == 502 and rest.json()["code"] == "upstream_error"
     assert mcp["isError"] is True
     for answer in (rest.text, canonical_json(mcp)):
+        answer = re.sub(r"[0-9a-f]{16,}", "<id>", answer)  # random ids may hold "401"
         assert "401" not in answer and "credentials" not in answer.lower()
     assert len(records) == 2
     for record in records:
